@@ -1,0 +1,49 @@
+"""The values a team sets: the state bucket and one configuration per environment.
+
+Every field not named here keeps the default documented in `infra/config.py`.
+"""
+from __future__ import annotations
+
+from infra.config import (
+    BootstrapConfig, ConfigError, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
+    RegistryConfig,
+)
+
+REGION = "us-east-1"
+# S3 bucket names are global: change this to one your account can own.
+STATE_BUCKET = "notes-service-tfstate-example"
+
+BOOTSTRAP = BootstrapConfig(state_bucket=STATE_BUCKET, region=REGION)
+
+ENVIRONMENTS: dict[str, EnvironmentConfig] = {
+    "dev": EnvironmentConfig(
+        name="dev",
+        region=REGION,
+        state_bucket=STATE_BUCKET,
+        network=NetworkConfig(vpc_cidr="10.10.0.0/16", nat="single"),
+        # Weakened on purpose so that dev can be destroyed and rebuilt in one command.
+        database=DatabaseConfig(deletion_protection=False, backup_retention_days=1),
+        registry=RegistryConfig(force_delete=True),
+        load_balancer=LoadBalancerConfig(deletion_protection=False),
+    ),
+    "prod": EnvironmentConfig(
+        name="prod",
+        region=REGION,
+        state_bucket=STATE_BUCKET,
+        network=NetworkConfig(vpc_cidr="10.20.0.0/16", az_count=3, nat="per_az", flow_log_retention_days=365),
+        database=DatabaseConfig(instance_class="db.t4g.medium", multi_az=True, backup_retention_days=14,
+                                log_retention_days=365),
+    ),
+}
+
+
+def select(names: str | None) -> list[EnvironmentConfig]:
+    """Environments named in a comma-separated list (all when empty), or ConfigError naming the unknown one."""
+    if not names:
+        return list(ENVIRONMENTS.values())
+    chosen = []
+    for name in (n.strip() for n in names.split(",")):
+        if name not in ENVIRONMENTS:
+            raise ConfigError(f"environment: {name!r} is not defined; known environments: {', '.join(ENVIRONMENTS)}")
+        chosen.append(ENVIRONMENTS[name])
+    return chosen

@@ -1,0 +1,146 @@
+"""The stacks: StateBucketStack (Terraform state, local state) and AppStack (one per environment).
+
+A stack only composes constructs and declares outputs. When `AWS_ENDPOINT_URL` is set, the provider
+and the S3 backend talk to that endpoint (a local emulator) with the settings an emulator needs.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from cdktf import S3Backend, TerraformOutput, TerraformStack
+from constructs import Construct
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter, S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA, S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
+
+from infra.config import BootstrapConfig, EnvironmentConfig
+from infra.database import Database
+from infra.encryption import EncryptionKey
+from infra.load_balancer import LoadBalancer
+from infra.network import Network
+from infra.registry import ContainerRegistry
+from infra.service import WebService
+
+BOOTSTRAP_STACK = "bootstrap"
+# Services this stack calls; each gets the custom endpoint when one is set.
+EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
+                     "applicationautoscaling", "sts", "s3", "kms", "cloudwatch")
+
+
+def custom_endpoint() -> str | None:
+    """The AWS SDKs' standard override; set only when targeting an emulator."""
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def aws_provider(scope: Construct, region: str, tags: dict[str, str]) -> AwsProvider:
+    endpoint = custom_endpoint()
+    if endpoint is None:
+        return AwsProvider(scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)])
+    return AwsProvider(
+        scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)],
+        access_key="test", secret_key="test",  # the emulator accepts any credentials
+        skip_credentials_validation=True, skip_metadata_api_check="true", skip_region_validation=True,
+        s3_use_path_style=True,
+        # Emulators answer unimplemented calls with HTTP 500, which the provider would retry for minutes.
+        max_retries=2,
+        endpoints=[AwsProviderEndpoints(**{service: endpoint for service in EMULATED_SERVICES})])
+
+
+class StateBucketStack(TerraformStack):
+    """The S3 bucket that holds every environment's Terraform state. Applied once, with local state."""
+
+    def __init__(self, scope: Construct, id: str, *, config: BootstrapConfig) -> None:
+        super().__init__(scope, id)
+        aws_provider(self, config.region, {"purpose": "terraform-state", "managed-by": "cdktf"})
+        self.bucket = S3Bucket(self, "state", bucket=config.state_bucket,
+                               # Losing this bucket loses every stack's state: Terraform refuses to delete it.
+                               lifecycle={"prevent_destroy": True})
+        S3BucketVersioningA(self, "versioning", bucket=self.bucket.id,
+                            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
+        S3BucketServerSideEncryptionConfigurationA(
+            self, "encryption", bucket=self.bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=(
+                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        sse_algorithm="aws:kms")),
+                bucket_key_enabled=True)])
+        S3BucketPublicAccessBlock(self, "public-access", bucket=self.bucket.id, block_public_acls=True,
+                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+        S3BucketPolicy(self, "tls-only", bucket=self.bucket.id, policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }]}))
+        S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[
+            S3BucketLifecycleConfigurationRule(
+                id="expire-old-state-versions", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=config.noncurrent_version_expiry_days)],
+                abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=7)])])
+        TerraformOutput(self, "state_bucket", value=self.bucket.bucket,
+                        description="Set `state_bucket` of every environment to this name")
+
+
+class AppStack(TerraformStack):
+    """One environment: network, key, database, registry, load balancer and service, state in S3."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        prefix = config.prefix
+        aws_provider(self, config.region, {"project": config.project, "environment": config.name,
+                                           "managed-by": "cdktf"})
+        self._backend(config)
+
+        key = EncryptionKey(self, "key", name=prefix, region=config.region)
+        network = Network(self, "network", name=prefix, region=config.region, config=config.network, key=key)
+        database = Database(self, "database", name=prefix, config=config.database, network=network, key=key)
+        registry = ContainerRegistry(self, "registry", name=prefix, config=config.registry, key=key)
+        load_balancer = LoadBalancer(self, "load-balancer", name=prefix, config=config.load_balancer,
+                                     network=network, target_port=config.service.container_port,
+                                     health_check_path=config.service.health_check_path)
+        service = WebService(self, "service", name=prefix, region=config.region, config=config.service,
+                             network=network, database=database, registry=registry,
+                             load_balancer=load_balancer, key=key)
+
+        outputs = {
+            "app_url": (load_balancer.url, "Where users reach the app"),
+            "ecr_repository_url": (registry.url, "Push the app image here"),
+            "cluster_name": (service.cluster.name, "ECS cluster"),
+            "service_name": (service.service.name, "ECS service"),
+            "migration_task_definition_arn": (service.migration_task_definition.arn,
+                                              "Run once per release: aws ecs run-task with the subnets and group below"),
+            "task_subnet_ids": (",".join(f"{s.id}" for s in network.private_subnets), "Private subnets (comma-separated)"),
+            "task_security_group_id": (service.security_group.id, "Security group of the app and migration tasks"),
+            "database_endpoint": (database.address, "PostgreSQL host (reachable from the tasks only)"),
+            "database_secret_arn": (database.secret_arn, "RDS-managed secret with username and password (the ARN, not the value)"),
+        }
+        for name, (value, description) in outputs.items():
+            TerraformOutput(self, name, value=value, description=description)
+
+    def _backend(self, config: EnvironmentConfig) -> None:
+        S3Backend(self, bucket=config.state_bucket, key=config.state_key, region=config.region, encrypt=True)
+        # cdktf 0.21's S3BackendConfig has no `use_lockfile`: S3-native locking (Terraform >= 1.10) by override.
+        self.add_override("terraform.backend.s3.use_lockfile", True)
+        endpoint = custom_endpoint()
+        if endpoint is not None:
+            for key, value in {"endpoints": {"s3": endpoint, "sts": endpoint}, "use_path_style": True,
+                               "skip_credentials_validation": True, "skip_requesting_account_id": True,
+                               "skip_metadata_api_check": True, "skip_region_validation": True,
+                               "access_key": "test", "secret_key": "test"}.items():
+                self.add_override(f"terraform.backend.s3.{key}", value)

@@ -1,0 +1,75 @@
+"""Synthesize every stack into cdktf.out/: the state bootstrap stack and one stack per environment.
+
+    python main.py                        all stacks
+    ENVIRONMENTS=dev python main.py       bootstrap + the named environments
+    IMAGE_TAG=1.4.2 python main.py        deploy that image tag (or sha256: digest)
+
+Output is written to a staging folder and moved into place only when synthesis succeeds, so a
+failed run leaves the previous cdktf.out as it was and never a half-written one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from infra.config import ConfigError, EnvironmentConfig
+from infra import environments
+
+
+def configured_environments() -> list[EnvironmentConfig]:
+    chosen = environments.select(os.environ.get("ENVIRONMENTS"))
+    tag = os.environ.get("IMAGE_TAG")
+    if tag:
+        chosen = [dataclasses.replace(env, service=dataclasses.replace(env.service, image_tag=tag)) for env in chosen]
+    return chosen
+
+
+def synthesize(outdir: Path, envs: list[EnvironmentConfig]) -> list[str]:
+    from cdktf import App
+    from infra.stacks import BOOTSTRAP_STACK, AppStack, StateBucketStack
+
+    app = App(outdir=str(outdir))
+    StateBucketStack(app, BOOTSTRAP_STACK, config=environments.BOOTSTRAP)
+    for env in envs:
+        AppStack(app, env.name, config=env)
+    app.synth()
+    return [BOOTSTRAP_STACK] + [env.name for env in envs]
+
+
+def replace_dir(staging: Path, final: Path) -> None:
+    """Swap the new output into place; the old one is removed only after the new one is there."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def main() -> int:
+    started = time.monotonic()
+    try:
+        envs = configured_environments()
+    except ConfigError as exc:
+        print(f"error: invalid configuration: {exc}\nnothing was written; fix infra/environments.py and run again",
+              file=sys.stderr)
+        return 2
+    final = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")).resolve()
+    staging = final.with_name(f".{final.name}.staging-{os.getpid()}")
+    print(f"synthesizing bootstrap + {', '.join(e.name for e in envs)} ...", file=sys.stderr, flush=True)
+    try:
+        stacks = synthesize(staging, envs)
+        replace_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    print(f"wrote {len(stacks)} stacks ({', '.join(stacks)}) to {final} in {time.monotonic() - started:.1f} s",
+          file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
