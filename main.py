@@ -30,14 +30,12 @@ def configured_environments() -> list[EnvironmentConfig]:
 
 def synthesize(outdir: Path, envs: list[EnvironmentConfig]) -> list[str]:
     from cdktf import App
-    from infra.stacks import BOOTSTRAP_STACK, AppStack, StateBucketStack
+    from infra.stacks import build
 
     app = App(outdir=str(outdir))
-    StateBucketStack(app, BOOTSTRAP_STACK, config=environments.BOOTSTRAP)
-    for env in envs:
-        AppStack(app, env.name, config=env)
+    stacks = build(app, environments.BOOTSTRAP, envs)
     app.synth()
-    return [BOOTSTRAP_STACK] + [env.name for env in envs]
+    return stacks
 
 
 def replace_dir(staging: Path, final: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from cdktf import S3Backend, TerraformOutput, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -34,6 +34,7 @@ from infra.registry import ContainerRegistry
 from infra.service import WebService
 
 BOOTSTRAP_STACK = "bootstrap"
+LOCAL_STATE_PATH = "../../../terraform.bootstrap.tfstate"
 # Services this stack calls; each gets the custom endpoint when one is set.
 EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
                      "applicationautoscaling", "sts", "s3", "kms", "cloudwatch")
@@ -63,6 +64,8 @@ class StateBucketStack(TerraformStack):
 
     def __init__(self, scope: Construct, id: str, *, config: BootstrapConfig) -> None:
         super().__init__(scope, id)
+        # Relative to cdktf.out/stacks/<stack>: the repository root, which outlives every re-synth.
+        LocalBackend(self, path=LOCAL_STATE_PATH)
         aws_provider(self, config.region, {"purpose": "terraform-state", "managed-by": "cdktf"})
         self.bucket = S3Bucket(self, "state", bucket=config.state_bucket,
                                # Losing this bucket loses every stack's state: Terraform refuses to delete it.
@@ -144,3 +147,11 @@ class AppStack(TerraformStack):
                                "skip_metadata_api_check": True, "skip_region_validation": True,
                                "access_key": "test", "secret_key": "test"}.items():
                 self.add_override(f"terraform.backend.s3.{key}", value)
+
+
+def build(app: Construct, bootstrap: BootstrapConfig, envs: list[EnvironmentConfig]) -> list[str]:
+    """Add the bootstrap stack and one AppStack per environment to `app`; return the stack names."""
+    StateBucketStack(app, BOOTSTRAP_STACK, config=bootstrap)
+    for env in envs:
+        AppStack(app, env.name, config=env)
+    return [BOOTSTRAP_STACK] + [env.name for env in envs]

@@ -1,0 +1,118 @@
+"""Synthesize every stack once per test session and hand the parsed Terraform JSON to the tests.
+
+One App holds the real stacks (bootstrap, dev, prod, exactly as main.py builds them) and two test
+variants: `variant` turns on what the defaults leave off (HTTPS, autoscaling, NAT `none`, a digest),
+and `emulated` is dev built with AWS_ENDPOINT_URL set.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from infra import environments
+from infra.config import (
+    AutoscalingConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, ServiceConfig,
+)
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+DIGEST = "sha256:" + "ab" * 32
+EMULATOR = "http://127.0.0.1:4999"
+
+VARIANT = EnvironmentConfig(
+    name="variant", state_bucket="variant-state-bucket",
+    network=NetworkConfig(vpc_cidr="172.16.0.0/20", az_count=3, nat="none"),
+    service=ServiceConfig(image_tag=DIGEST, migrations="task", desired_count=2,
+                          autoscaling=AutoscalingConfig(min_count=2, max_count=8)),
+    load_balancer=LoadBalancerConfig(certificate_arn=CERT),
+)
+
+
+class Stack:
+    """One synthesized stack: its JSON, with helpers that read like the tests' sentences."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.json = json.loads(path.read_text())
+
+    def resources(self, rtype: str) -> dict[str, dict]:
+        return self.json.get("resource", {}).get(rtype, {})
+
+    def one(self, rtype: str) -> dict:
+        found = self.resources(rtype)
+        assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
+        return next(iter(found.values()))
+
+    def find(self, rtype: str, name_part: str) -> dict:
+        found = [v for k, v in self.resources(rtype).items() if name_part in k]
+        assert len(found) == 1, f"expected one {rtype} named like {name_part!r}, found {len(found)}"
+        return found[0]
+
+    def ref(self, rtype: str, name_part: str, attr: str = "id") -> str:
+        found = [k for k in self.resources(rtype) if name_part in k]
+        assert len(found) == 1, f"expected one {rtype} named like {name_part!r}, found {found}"
+        return f"${{{rtype}.{found[0]}.{attr}}}"
+
+    def container(self, task_part: str) -> dict:
+        definitions = json.loads(self.find("aws_ecs_task_definition", task_part)["container_definitions"])
+        assert len(definitions) == 1
+        return definitions[0]
+
+
+@pytest.fixture(scope="session")
+def outdir(tmp_path_factory) -> Path:
+    from cdktf import App
+    from infra.stacks import AppStack, build
+
+    out = tmp_path_factory.mktemp("synth") / "cdktf.out"
+    # The real stacks must not pick up an emulator endpoint from the shell running the tests.
+    outer_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
+    app = App(outdir=str(out))
+    build(app, environments.BOOTSTRAP, [*environments.ENVIRONMENTS.values(), VARIANT])
+    os.environ["AWS_ENDPOINT_URL"] = EMULATOR
+    try:
+        AppStack(app, "emulated", config=dataclasses.replace(environments.ENVIRONMENTS["dev"], name="emulated"))
+    finally:
+        del os.environ["AWS_ENDPOINT_URL"]
+        if outer_endpoint is not None:
+            os.environ["AWS_ENDPOINT_URL"] = outer_endpoint
+    app.synth()
+    return out
+
+
+def _stack(outdir: Path, name: str) -> Stack:
+    return Stack(outdir / "stacks" / name / "cdk.tf.json")
+
+
+@pytest.fixture(scope="session")
+def bootstrap(outdir) -> Stack:
+    return _stack(outdir, "bootstrap")
+
+
+@pytest.fixture(scope="session")
+def dev(outdir) -> Stack:
+    return _stack(outdir, "dev")
+
+
+@pytest.fixture(scope="session")
+def prod(outdir) -> Stack:
+    return _stack(outdir, "prod")
+
+
+@pytest.fixture(scope="session")
+def variant(outdir) -> Stack:
+    return _stack(outdir, "variant")
+
+
+@pytest.fixture(scope="session")
+def emulated(outdir) -> Stack:
+    return _stack(outdir, "emulated")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod", "variant"])
+def app_stack(request, outdir) -> Stack:
+    """Each application stack in turn, for properties every environment must have."""
+    return _stack(outdir, request.param)

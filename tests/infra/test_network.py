@@ -1,0 +1,86 @@
+"""Network: zones, subnet tiers, routes, NAT strategies, endpoints, flow logs, the default group."""
+import ipaddress
+
+from tests.infra.conftest import Stack
+
+
+def subnets(stack: Stack, tier: str) -> list[dict]:
+    return [s for s in stack.resources("aws_subnet").values() if s["tags"]["tier"] == tier]
+
+
+def test_vpc_has_three_tiers_of_subnets_one_per_availability_zone(dev, prod, variant):
+    for stack, zones in ((dev, 2), (prod, 3), (variant, 3)):
+        (zones_data,) = stack.json["data"]["aws_availability_zones"]
+        for tier in ("public", "private", "isolated"):
+            tier_subnets = subnets(stack, tier)
+            assert len(tier_subnets) == zones
+            assert [s["availability_zone"] for s in tier_subnets] == [
+                f"${{element(data.aws_availability_zones.{zones_data}.names, {i})}}" for i in range(zones)]
+
+
+def test_subnet_cidrs_lie_inside_the_vpc_and_do_not_overlap(app_stack):
+    vpc = ipaddress.ip_network(app_stack.one("aws_vpc")["cidr_block"])
+    cidrs = [ipaddress.ip_network(s["cidr_block"]) for s in app_stack.resources("aws_subnet").values()]
+    assert all(c.subnet_of(vpc) for c in cidrs)
+    assert all(not a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1:])
+
+
+def test_no_subnet_gives_instances_a_public_ip(app_stack):
+    assert all(s["map_public_ip_on_launch"] is False for s in app_stack.resources("aws_subnet").values())
+
+
+def test_only_the_public_route_table_routes_to_the_internet_gateway(app_stack):
+    igw_routes = [r for r in app_stack.resources("aws_route").values() if "gateway_id" in r]
+    assert len(igw_routes) == 1
+    assert igw_routes[0]["route_table_id"] == app_stack.ref("aws_route_table", "public-rt")
+
+
+def test_isolated_subnets_have_no_route_out_of_the_vpc(app_stack):
+    isolated_rt = app_stack.ref("aws_route_table", "isolated-rt")
+    assert not [r for r in app_stack.resources("aws_route").values() if r["route_table_id"] == isolated_rt]
+    associations = [a for a in app_stack.resources("aws_route_table_association").values()
+                    if a["route_table_id"] == isolated_rt]
+    assert len(associations) == len(subnets(app_stack, "isolated"))
+
+
+def test_dev_private_subnets_share_a_single_nat_gateway(dev):
+    assert len(dev.resources("aws_nat_gateway")) == 1
+    nat_routes = {r["nat_gateway_id"] for r in dev.resources("aws_route").values() if "nat_gateway_id" in r}
+    assert nat_routes == {dev.ref("aws_nat_gateway", "nat-0")}
+    assert len([r for r in dev.resources("aws_route").values() if "nat_gateway_id" in r]) == 2
+
+
+def test_prod_has_one_nat_gateway_per_zone_each_in_its_own_public_subnet(prod):
+    nats = prod.resources("aws_nat_gateway")
+    assert len(nats) == 3
+    assert {n["subnet_id"] for n in nats.values()} == {prod.ref("aws_subnet", f"public-{i}") for i in range(3)}
+    for i in range(3):
+        route = prod.find("aws_route", f"private-default-{i}")
+        assert route["nat_gateway_id"] == prod.ref("aws_nat_gateway", f"nat-{i}")
+        assert route["route_table_id"] == prod.ref("aws_route_table", f"private-rt-{i}")
+
+
+def test_nat_none_adds_no_nat_and_the_endpoints_tasks_need_to_start(variant, dev):
+    assert not variant.resources("aws_nat_gateway") and not variant.resources("aws_eip")
+    endpoints = {e["service_name"]: e for e in variant.resources("aws_vpc_endpoint").values()}
+    assert set(endpoints) == {f"com.amazonaws.us-east-1.{s}" for s in ("s3", "ecr.api", "ecr.dkr", "logs", "secretsmanager")}
+    assert endpoints["com.amazonaws.us-east-1.s3"]["vpc_endpoint_type"] == "Gateway"
+    for service in ("ecr.api", "ecr.dkr", "logs", "secretsmanager"):
+        endpoint = endpoints[f"com.amazonaws.us-east-1.{service}"]
+        assert endpoint["vpc_endpoint_type"] == "Interface" and endpoint["private_dns_enabled"] is True
+    assert not dev.resources("aws_vpc_endpoint"), "with a NAT gateway the endpoints are not needed"
+
+
+def test_vpc_flow_logs_go_to_cloudwatch_logs_with_retention(dev, prod):
+    for stack, days in ((dev, 30), (prod, 365)):
+        flow_log = stack.one("aws_flow_log")
+        assert flow_log["traffic_type"] == "ALL"
+        assert flow_log["log_destination_type"] == "cloud-watch-logs"
+        assert flow_log["log_destination"] == stack.ref("aws_cloudwatch_log_group", "flow-log-group", "arn")
+        assert stack.find("aws_cloudwatch_log_group", "flow-log-group")["retention_in_days"] == days
+
+
+def test_default_security_group_is_left_with_no_rules(app_stack):
+    default_sg = app_stack.one("aws_default_security_group")
+    assert "ingress" not in default_sg and "egress" not in default_sg
+    assert default_sg["vpc_id"] == app_stack.ref("aws_vpc", "vpc")

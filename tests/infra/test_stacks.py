@@ -1,0 +1,76 @@
+"""Stacks: the state bucket, the S3 backend with locking, outputs, and the emulator switch."""
+import json
+
+from tests.infra.conftest import EMULATOR
+
+
+def test_state_bucket_is_versioned_encrypted_private_and_protected_from_destroy(bootstrap):
+    bucket = bootstrap.one("aws_s3_bucket")
+    assert bucket["bucket"] == "notes-service-tfstate-example"
+    assert bucket["lifecycle"] == {"prevent_destroy": True}
+    assert bootstrap.one("aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
+    (rule,) = bootstrap.one("aws_s3_bucket_server_side_encryption_configuration")["rule"]
+    assert rule["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms"}
+    block = bootstrap.one("aws_s3_bucket_public_access_block")
+    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                          "restrict_public_buckets"))
+
+
+def test_state_bucket_policy_denies_requests_without_tls(bootstrap):
+    (statement,) = json.loads(bootstrap.one("aws_s3_bucket_policy")["policy"])["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_old_state_versions_expire(bootstrap):
+    (rule,) = bootstrap.one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 90}]
+
+
+def test_bootstrap_stack_keeps_local_state_and_outputs_the_bucket_name(bootstrap):
+    # Outside cdktf.out (which every synth replaces): at the repository root, the same on every machine.
+    assert bootstrap.json["terraform"]["backend"] == {"local": {"path": "../../../terraform.bootstrap.tfstate"}}
+    assert bootstrap.json["output"]["state_bucket"]["value"] == bootstrap.ref("aws_s3_bucket", "state", "bucket")
+
+
+def test_each_environment_keeps_encrypted_locked_state_under_its_own_key(dev, prod):
+    for stack, key in ((dev, "dev/terraform.tfstate"), (prod, "prod/terraform.tfstate")):
+        backend = stack.json["terraform"]["backend"]["s3"]
+        assert backend == {"bucket": "notes-service-tfstate-example", "key": key, "region": "us-east-1",
+                           "encrypt": True, "use_lockfile": True}
+
+
+def test_stack_outputs_what_operators_need_and_never_a_secret_value(app_stack):
+    outputs = app_stack.json["output"]
+    assert set(outputs) == {"app_url", "ecr_repository_url", "cluster_name", "service_name",
+                            "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id",
+                            "database_endpoint", "database_secret_arn"}
+    assert outputs["database_secret_arn"]["value"] == app_stack.ref(
+        "aws_db_instance", "instance", "master_user_secret[0].secret_arn")
+    assert outputs["app_url"]["value"] == ("https://" if "variant" in str(app_stack.path) else "http://") + \
+        app_stack.ref("aws_lb", "alb", "dns_name")
+    values = json.dumps([o["value"] for o in outputs.values()]).lower()
+    assert "password" not in values and "secret_string" not in values
+
+
+def test_resource_names_carry_project_and_environment(dev, prod):
+    assert dev.one("aws_ecs_cluster")["name"] == "notes-dev"
+    assert prod.one("aws_db_instance")["identifier"] == "notes-prod"
+
+
+def test_without_an_endpoint_override_the_provider_targets_real_aws_untouched(dev):
+    (provider,) = dev.json["provider"]["aws"]
+    assert set(provider) == {"region", "default_tags"}
+
+
+def test_aws_endpoint_url_points_provider_and_backend_at_the_emulator(emulated):
+    (provider,) = emulated.json["provider"]["aws"]
+    (endpoints,) = provider["endpoints"]
+    assert set(endpoints.values()) == {EMULATOR}
+    assert {"ec2", "rds", "ecs", "elbv2", "secretsmanager", "s3", "sts", "applicationautoscaling"} <= set(endpoints)
+    assert provider["skip_credentials_validation"] is True and provider["s3_use_path_style"] is True
+    assert "skip_requesting_account_id" not in provider
+    backend = emulated.json["terraform"]["backend"]["s3"]
+    assert backend["endpoints"] == {"s3": EMULATOR, "sts": EMULATOR}
+    assert backend["use_path_style"] is True and backend["use_lockfile"] is True
