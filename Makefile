@@ -1,0 +1,32 @@
+# The README's commands. `make synth` and `make test` install what they need first.
+SHELL := /bin/bash
+export PIPENV_VENV_IN_PROJECT := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export AWS_EC2_METADATA_DISABLED := true
+export CHECKPOINT_DISABLE := 1
+# Machines without registry access keep the AWS provider in a filesystem mirror.
+ifneq ($(wildcard /opt/tf-plugins/registry.terraform.io),)
+export TF_CLI_CONFIG_FILE := $(CURDIR)/tools/terraform-mirror.tfrc
+endif
+
+PYTHON := .venv/bin/python
+
+.PHONY: setup synth test
+setup: .venv/.synced node_modules/.synced
+
+.venv/.synced: Pipfile.lock
+	tools/setup.sh python
+	touch $@
+
+node_modules/.synced: package-lock.json
+	tools/setup.sh node
+	touch $@
+
+## Write Terraform JSON for every stack into cdktf.out/
+synth: setup
+	$(PYTHON) main.py
+
+## Run every test (infra synth-and-assert, terraform validate, the app against PostgreSQL)
+test: setup
+	tools/setup.sh postgres check
+	$(PYTHON) -m pytest
