@@ -70,4 +70,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from infra import fast_synth
+
+    fast_synth.skip_provider_index()
+    fast_synth.exit_now(main())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from infra.config import (
     AutoscalingConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, ServiceConfig,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 DIGEST = "sha256:" + "ab" * 32
 EMULATOR = "http://127.0.0.1:4999"
@@ -116,3 +119,18 @@ def emulated(outdir) -> Stack:
 def app_stack(request, outdir) -> Stack:
     """Each application stack in turn, for properties every environment must have."""
     return _stack(outdir, request.param)
+
+
+def run_main(cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`python main.py` in `cwd`, as a user runs it, with only the given settings."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "STOCK_SYNTH", "CDKTF_OUTDIR")}
+    return subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=cwd, env={**environ, **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def main_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One run of `python main.py` (the fast path) and the folder it wrote."""
+    cwd = tmp_path_factory.mktemp("main")
+    return run_main(cwd), cwd / "cdktf.out"

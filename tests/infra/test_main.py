@@ -1,31 +1,22 @@
 """main.py: writes every stack, or on bad input writes nothing and says what to fix."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import main
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_main(cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG")}
-    return subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=cwd, env={**environ, **env},
-                          capture_output=True, text=True, timeout=300)
+from tests.infra.conftest import run_main
 
 
-def test_main_writes_the_bootstrap_stack_and_one_stack_per_environment(tmp_path, outdir):
-    result = run_main(tmp_path)
+@pytest.mark.integration
+def test_main_writes_the_bootstrap_stack_and_one_stack_per_environment(main_run, outdir):
+    result, out = main_run
     assert result.returncode == 0, result.stderr
-    stacks = sorted(p.name for p in (tmp_path / "cdktf.out" / "stacks").iterdir())
+    stacks = sorted(p.name for p in (out / "stacks").iterdir())
     assert stacks == ["bootstrap", "dev", "prod"]
-    assert (tmp_path / "cdktf.out" / "manifest.json").is_file()
+    assert (out / "manifest.json").is_file()
     # What the tests assert is exactly what main.py writes.
     for stack in stacks:
-        assert (tmp_path / "cdktf.out/stacks" / stack / "cdk.tf.json").read_bytes() == \
+        assert (out / "stacks" / stack / "cdk.tf.json").read_bytes() == \
             (outdir / "stacks" / stack / "cdk.tf.json").read_bytes()
     assert "wrote 3 stacks" in result.stderr
 

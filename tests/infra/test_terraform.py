@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MIRROR_CONFIG = ROOT / "tools" / "terraform-mirror.tfrc"
 MIRROR = Path("/opt/tf-plugins")
 
+pytestmark = pytest.mark.integration
+
 
 def terraform_env() -> dict[str, str]:
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "CHECKPOINT_DISABLE": "1"}
