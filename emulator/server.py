@@ -1,0 +1,250 @@
+"""Local AWS emulator: moto's werkzeug app, patched, served on loopback only.
+
+Library use (tests)::
+
+    with Emulator(port=0) as emu:      # 0 = pick a free port
+        boto3.client("ecs", endpoint_url=emu.endpoint, ...)
+
+CLI use: see ``python -m emulator --help``.
+
+moto keeps its state in module globals: every Emulator (and any other moto use)
+in one process shares it.  POST {endpoint}/moto-api/reset forgets everything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from . import patches
+
+DEFAULT_PORT = 5000
+ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _loopback(host: str) -> str:
+    try:
+        return ALLOWED_HOSTS[host]
+    except KeyError:
+        raise ValueError(
+            f"refusing to bind the emulator to {host!r}: only 127.0.0.1 or localhost "
+            "is allowed (it has no authentication)."
+        ) from None
+
+
+class Emulator:
+    """Patched moto server in a background thread, bound to 127.0.0.1."""
+
+    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+        self.host = _loopback(host)
+        self.port = int(port)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def bound_address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("emulator is not running")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> "Emulator":
+        if self._server is not None:
+            return self
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        patches.apply_all()
+        app = DomainDispatcherApplication(create_backend_app)
+        # Bind in the caller's thread so "address in use" raises here.
+        self._server = make_server(
+            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = self.bound_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+            name=f"emulator:{self.port}", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def is_answering(endpoint: str, timeout: float = 1.0) -> bool:
+    """True if an HTTP server answers at endpoint (any status code)."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy
+    try:
+        direct.open(f"{endpoint}/moto-api/", timeout=timeout).close()
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def banner(endpoint: str) -> str:
+    lines = [
+        f"AWS emulator (moto, patched) listening on {endpoint}",
+        f"export AWS_ENDPOINT_URL={endpoint}",
+    ]
+    lines += [f"export {k}={v}" for k, v in FAKE_CREDENTIALS.items()]
+    lines.append("(fake credentials: any values work; the emulator does not check them)")
+    return "\n".join(lines)
+
+
+def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
+    """Serve until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    emu = Emulator(port=port, host=host).start()
+    os.environ.setdefault("MOTO_PORT", str(emu.port))
+    try:
+        print(banner(emu.endpoint), flush=True)
+        stop.wait()
+    finally:
+        emu.stop()
+        print("AWS emulator stopped", flush=True)
+    return 0
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_emulator(pid: int) -> bool:
+    """Guard against a stale pidfile naming a recycled pid."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _pid_alive(pid)  # no /proc: trust the pidfile
+    return b"emulator" in cmdline and b"start" in cmdline
+
+
+def start_background(
+    pidfile: str | Path,
+    port: int = DEFAULT_PORT,
+    host: str = "127.0.0.1",
+    logfile: str | Path | None = None,
+    timeout: float = 30.0,
+) -> str:
+    """Start the emulator as a detached process; return its endpoint once it answers."""
+    host = _loopback(host)
+    pidfile = Path(pidfile)
+    if pidfile.exists():
+        old = int(pidfile.read_text().split()[0])
+        if _pid_alive(old) and _is_our_emulator(old):
+            raise RuntimeError(f"emulator already running (pid {old}, pidfile {pidfile})")
+        pidfile.unlink()
+    port = _free_port(host) if port == 0 else port
+    if not _port_free(host, port):
+        raise RuntimeError(f"port {port} on {host} is already in use")
+    endpoint = f"http://{host}:{port}"
+    logfile = Path(logfile) if logfile else pidfile.with_name(pidfile.name + ".log")
+    pkg_parent = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_parent, env.get("PYTHONPATH")]))
+    with open(logfile, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "start", "--port", str(port), "--host", host],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=pkg_parent,
+            env=env,
+            start_new_session=True,
+        )
+    pidfile.write_text(f"{proc.pid} {endpoint}\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pidfile.unlink(missing_ok=True)
+            raise RuntimeError(
+                f"emulator exited with code {proc.returncode}; see {logfile}:\n"
+                + Path(logfile).read_text(errors="replace")[-2000:]
+            )
+        if is_answering(endpoint, timeout=0.5):
+            return endpoint
+        time.sleep(0.1)
+    stop_background(pidfile)
+    raise RuntimeError(f"emulator did not answer at {endpoint} within {timeout}s; see {logfile}")
+
+
+def stop_background(pidfile: str | Path, timeout: float = 10.0) -> bool:
+    """Stop the emulator named by pidfile. Returns False if it was not running."""
+    pidfile = Path(pidfile)
+    if not pidfile.exists():
+        return False
+    pid = int(pidfile.read_text().split()[0])
+    running = _pid_alive(pid) and _is_our_emulator(pid)
+    if running:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            try:  # reap it if it is our child (library use)
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    return running
