@@ -57,7 +57,7 @@ def main() -> int:
         return 2
     final = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")).resolve()
     staging = final.with_name(f".{final.name}.staging-{os.getpid()}")
-    print(f"synthesizing bootstrap + {', '.join(e.name for e in envs)} ...", file=sys.stderr, flush=True)
+    print(f"synthesizing bootstrap + {', '.join(e.name for e in envs)} ...", flush=True)
     try:
         stacks = synthesize(staging, envs)
         replace_dir(staging, final)
@@ -65,7 +65,7 @@ def main() -> int:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     print(f"wrote {len(stacks)} stacks ({', '.join(stacks)}) to {final} in {time.monotonic() - started:.1f} s",
-          file=sys.stderr, flush=True)
+          flush=True)
     return 0
 
 

@@ -18,7 +18,7 @@ def test_main_writes_the_bootstrap_stack_and_one_stack_per_environment(main_run,
     for stack in stacks:
         assert (out / "stacks" / stack / "cdk.tf.json").read_bytes() == \
             (outdir / "stacks" / stack / "cdk.tf.json").read_bytes()
-    assert "wrote 3 stacks" in result.stderr
+    assert "wrote 3 stacks" in result.stdout
 
 
 def test_unknown_environment_writes_nothing_and_names_the_known_ones(tmp_path):
