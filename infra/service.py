@@ -193,19 +193,18 @@ class WebService(Construct):
                                       resource_id=f"service/{self.cluster.name}/{self.service.name}",
                                       scalable_dimension="ecs:service:DesiredCount",
                                       min_capacity=bounds.min_count, max_capacity=bounds.max_count)
-        AppautoscalingPolicy(
-            self, "scale-on-cpu", name=f"{name}-cpu", policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace, resource_id=target.resource_id,
-            scalable_dimension=target.scalable_dimension,
-            target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=bounds.cpu_target_percent, scale_in_cooldown=120, scale_out_cooldown=60,
-                predefined_metric_specification=PredefinedMetric(predefined_metric_type="ECSServiceAverageCPUUtilization")))
-        AppautoscalingPolicy(
-            self, "scale-on-requests", name=f"{name}-requests", policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace, resource_id=target.resource_id,
-            scalable_dimension=target.scalable_dimension,
-            target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=bounds.requests_per_target, scale_in_cooldown=120, scale_out_cooldown=60,
-                predefined_metric_specification=PredefinedMetric(
-                    predefined_metric_type="ALBRequestCountPerTarget",
-                    resource_label=f"{lb.alb.arn_suffix}/{lb.target_group.arn_suffix}")))
+        metrics = {
+            "cpu": (PredefinedMetric(predefined_metric_type="ECSServiceAverageCPUUtilization"),
+                    bounds.cpu_target_percent),
+            "requests": (PredefinedMetric(predefined_metric_type="ALBRequestCountPerTarget",
+                                          resource_label=f"{lb.alb.arn_suffix}/{lb.target_group.arn_suffix}"),
+                         bounds.requests_per_target),
+        }
+        for metric, (specification, target_value) in metrics.items():
+            AppautoscalingPolicy(
+                self, f"scale-on-{metric}", name=f"{name}-{metric}", policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace, resource_id=target.resource_id,
+                scalable_dimension=target.scalable_dimension,
+                target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                    target_value=target_value, scale_in_cooldown=120, scale_out_cooldown=60,
+                    predefined_metric_specification=specification))

@@ -90,29 +90,18 @@ def _stack(outdir: Path, name: str) -> Stack:
     return Stack(outdir / "stacks" / name / "cdk.tf.json")
 
 
-@pytest.fixture(scope="session")
-def bootstrap(outdir) -> Stack:
-    return _stack(outdir, "bootstrap")
+def _stack_fixture(name: str):
+    @pytest.fixture(scope="session", name=name)
+    def fixture(outdir) -> Stack:
+        return _stack(outdir, name)
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def dev(outdir) -> Stack:
-    return _stack(outdir, "dev")
-
-
-@pytest.fixture(scope="session")
-def prod(outdir) -> Stack:
-    return _stack(outdir, "prod")
-
-
-@pytest.fixture(scope="session")
-def variant(outdir) -> Stack:
-    return _stack(outdir, "variant")
-
-
-@pytest.fixture(scope="session")
-def emulated(outdir) -> Stack:
-    return _stack(outdir, "emulated")
+bootstrap = _stack_fixture("bootstrap")
+dev = _stack_fixture("dev")
+prod = _stack_fixture("prod")
+variant = _stack_fixture("variant")
+emulated = _stack_fixture("emulated")
 
 
 @pytest.fixture(scope="session", params=["dev", "prod", "variant"])
