@@ -1,0 +1,1 @@
+"""Notes: the containerized web service that the infrastructure in this repository deploys."""

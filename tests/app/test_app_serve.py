@@ -1,0 +1,196 @@
+"""`python -m app serve` as ECS runs it: graceful SIGTERM, and RDS rotating the password under a running task."""
+
+import itertools
+import json
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import boto3
+import httpx
+import pytest
+
+from app.migrate import migrate
+
+
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_sigterm_lets_an_in_flight_request_finish_then_exits_zero(migrated_db, start_server):
+    server = start_server(migrated_db.env())
+    note = httpx.post(f"{server.url}/notes", json={"title": "before"}).json()
+    # GIVEN an update stuck behind a row lock that this test holds: a real request, slow for a real reason
+    with migrated_db.connect() as blocker, migrated_db.connect(autocommit=True) as observer:
+        blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
+        result = {}
+        request = threading.Thread(
+            target=lambda: result.update(response=httpx.patch(f"{server.url}/notes/{note['id']}", json={"title": "after"}, timeout=30))
+        )  # fmt: skip
+        request.start()
+        wait_until(lambda: blocked_updates(observer) == 1)
+
+        # WHEN ECS stops the task
+        server.process.send_signal(signal.SIGTERM)
+        # THEN it stops accepting new connections while the request is still in flight
+        wait_until(lambda: refuses_connections(server.url))
+        assert server.process.poll() is None
+        blocker.commit()  # the lock goes: the update can finish
+
+    request.join(10)
+    assert result["response"].status_code == 200
+    assert result["response"].json()["title"] == "after"
+    assert server.process.wait(10) == 0
+    assert "serve.stopped" in [e["event"] for e in server.events()]
+
+
+def blocked_updates(connection) -> int:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE notes%%'"
+    return connection.execute(query).fetchone()[0]
+
+
+def refuses_connections(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/health", timeout=1)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
+def test_sigterm_ends_a_request_that_outlasts_the_graceful_bound_and_still_exits(migrated_db, start_server):
+    server = start_server(migrated_db.env() | {"GRACEFUL_SHUTDOWN_SECONDS": "1"})
+    note = httpx.post(f"{server.url}/notes", json={"title": "before"}).json()
+    with migrated_db.connect() as blocker, migrated_db.connect(autocommit=True) as observer:
+        # GIVEN an update blocked for longer than the graceful-shutdown bound
+        blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
+        patch = lambda: _ignore_errors(httpx.patch, f"{server.url}/notes/{note['id']}", json={"title": "x"}, timeout=30)  # noqa: E731
+        request = threading.Thread(target=patch)
+        request.start()
+        wait_until(lambda: blocked_updates(observer) == 1)
+
+        # WHEN the task is stopped
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+
+        # THEN the request is cut off at the bound and the process exits, well before ECS would SIGKILL it
+        assert server.process.wait(10) == 0
+        assert time.monotonic() - started < 5
+        assert "timeout graceful shutdown exceeded" in server.logs()
+    request.join(10)
+
+
+def _ignore_errors(function, *args, **kwargs):
+    try:
+        function(*args, **kwargs)
+    except httpx.HTTPError:
+        pass
+
+
+def test_sigterm_while_idle_exits_zero_at_once(migrated_db, start_server):
+    server = start_server(migrated_db.env())
+
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+
+    assert server.process.wait(10) == 0
+    assert time.monotonic() - started < 5
+
+
+def test_a_burst_of_slow_requests_beyond_the_connection_pool_all_complete(migrated_db, start_server):
+    # GIVEN 80 updates, twice the 40 worker threads and far beyond the 1 + 10 connections,
+    # all held up by a row lock so that every connection is taken and the rest must wait
+    server = start_server(migrated_db.env() | {"DB_POOL_SIZE": "1"})
+    note = httpx.post(f"{server.url}/notes", json={"title": "contended"}).json()
+    url = f"{server.url}/notes/{note['id']}"
+    with httpx.Client(timeout=20, limits=httpx.Limits(max_connections=80)) as client, ThreadPoolExecutor(80) as pool:
+        with migrated_db.connect() as blocker, migrated_db.connect(autocommit=True) as observer:
+            blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
+            responses = [pool.submit(client.patch, url, json={"body": str(i)}) for i in range(80)]
+            wait_until(lambda: blocked_updates(observer) == 11)
+
+        # WHEN the lock goes, THEN every request is answered, none starved of a thread or a connection
+        assert [r.result().status_code for r in responses] == [200] * 80
+
+
+# --- credential rotation -------------------------------------------------------------------
+
+
+_rotating = itertools.count()
+
+
+@pytest.fixture
+def rotating_db(pg, moto_env, request):
+    """A database whose owner's password lives in a (moto) Secrets Manager secret, as RDS manages it."""
+    name = f"rotating_{next(_rotating)}"
+    user, password = f"{name}_user", "first-password"
+    pg.create_role(user, password)
+    db = pg.create_database(name, user=user, password=password)
+    migrate(db.settings())
+    secrets = boto3.client("secretsmanager", endpoint_url=moto_env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    arn = secrets.create_secret(Name=f"rds!{name}", SecretString=json.dumps({"username": user, "password": password}))["ARN"]
+
+    def rotate_in_database(new_password: str) -> None:
+        with pg.admin() as admin:
+            admin.execute(f"ALTER ROLE {user} PASSWORD '{new_password}'")
+            # Open sessions outlive a password change; end them so the app must connect anew.
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [user])
+
+    def rotate_in_secret(new_password: str) -> None:
+        secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": user, "password": new_password}))
+
+    db.env_with_secret = db.env() | {"DB_SECRET_ARN": arn} | moto_env
+    db.rotate_in_database, db.rotate_in_secret = rotate_in_database, rotate_in_secret
+    return db
+
+
+def test_a_rotated_password_is_read_from_the_secret_without_a_restart(rotating_db, start_server):
+    # GIVEN a running task that was handed the first password
+    server = start_server(rotating_db.env_with_secret)
+    note = httpx.post(f"{server.url}/notes", json={"title": "survives rotation"}).json()
+
+    # WHEN RDS rotates: a new password in the database and in the secret
+    rotating_db.rotate_in_database("second-password")
+    rotating_db.rotate_in_secret("second-password")
+
+    # THEN the same process keeps serving, and says what it did without saying the password
+    response = httpx.get(f"{server.url}/notes/{note['id']}")
+    assert response.status_code == 200, server.logs()
+    assert response.json()["title"] == "survives rotation"
+    server.wait_for_event(lambda e: e["event"] == "db.credentials_rejected")
+    refreshed = server.wait_for_event(lambda e: e["event"] == "db.credentials_refreshed")
+    assert refreshed["changed"] is True
+    assert "second-password" not in server.logs()
+    assert "first-password" not in server.logs()
+
+
+def test_requests_get_503_until_the_secret_holds_the_new_password(rotating_db, start_server):
+    # GIVEN the database already has a new password that the secret does not have yet
+    server = start_server(rotating_db.env_with_secret)
+    rotating_db.rotate_in_database("second-password")
+
+    # WHEN a request needs a new connection, THEN it gets 503, not 500
+    response = httpx.get(f"{server.url}/notes/1")
+    assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+    assert httpx.get(f"{server.url}/ready").status_code == 503
+    # AND once the secret has it, the next request succeeds
+    rotating_db.rotate_in_secret("second-password")
+    assert httpx.get(f"{server.url}/notes/1").status_code == 404
+    assert httpx.get(f"{server.url}/ready").status_code == 200
+    assert "second-password" not in server.logs()
+
+
+def test_without_a_secret_arn_rejected_credentials_are_a_503(rotating_db, start_server):
+    server = start_server(rotating_db.env())
+    rotating_db.rotate_in_database("second-password")
+
+    response = httpx.get(f"{server.url}/notes/1")
+
+    assert response.status_code == 503
+    assert "db.credentials_rejected" not in [e["event"] for e in server.events()]
+    assert quote("second-password") not in server.logs()
