@@ -3,6 +3,7 @@ import filecmp
 import importlib
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,8 @@ def test_fast_and_stock_synth_write_byte_identical_output_for_every_stack(main_r
 
 
 def test_tests_run_with_the_provider_index_skipped():
-    # tests/conftest.py installs the shortcut; the session loaded only the submodules it used.
+    # tests/conftest.py installs the shortcut; the session loads only the submodules it uses.
+    importlib.import_module("cdktf_cdktf_provider_aws.vpc")
     loaded = [m for m in sys.modules if m.startswith("cdktf_cdktf_provider_aws.")]
     assert isinstance(sys.modules["cdktf_cdktf_provider_aws"], fast_synth._LazyPackage)
     assert 0 < len(loaded) < 200
@@ -50,3 +52,10 @@ def test_unexpected_package_layout_falls_back_to_the_stock_import_with_a_warning
 def test_stock_synth_setting_turns_the_shortcut_off(monkeypatch):
     monkeypatch.setenv("STOCK_SYNTH", "1")
     assert fast_synth.enabled() is False
+
+
+def test_installed_provider_bindings_are_byte_compiled():
+    # Installing without byte-compiling triples synth time (see the field notes): pip compiles by default.
+    import cdktf_cdktf_provider_aws.vpc as vpc
+    cache = Path(vpc.__file__).parent / "__pycache__"
+    assert any(cache.glob("__init__.cpython-311*.pyc")), f"no bytecode in {cache}: reinstall without --no-compile"
