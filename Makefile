@@ -26,7 +26,7 @@ node_modules/.synced: package-lock.json
 synth: setup
 	$(PYTHON) main.py
 
-## Run every test (infra synth-and-assert, terraform validate, the app against PostgreSQL)
+## Run every test (infra synth-and-assert, terraform validate, checkov, the app against PostgreSQL, the emulator)
 test: setup
-	tools/setup.sh postgres check
+	tools/setup.sh postgres checkov check
 	$(PYTHON) -m pytest

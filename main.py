@@ -61,8 +61,13 @@ def main() -> int:
     try:
         stacks = synthesize(staging, envs)
         replace_dir(staging, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        # A policy violation crosses the jsii boundary as a RuntimeError carrying the Aspect's message.
+        if isinstance(exc, Exception) and "breaks the security policy" in str(exc):
+            message = str(exc)[str(exc).index("stack "):]
+            print(f"error: {message}\nnothing was written; the previous {final.name} is unchanged", file=sys.stderr)
+            return 1
         raise
     print(f"wrote {len(stacks)} stacks ({', '.join(stacks)}) to {final} in {time.monotonic() - started:.1f} s",
           flush=True)

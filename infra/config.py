@@ -23,6 +23,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9]{1,9}$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_ZONE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
@@ -58,8 +59,12 @@ class NetworkConfig:
     nat: NatStrategy = "single"
     """`single` (one NAT gateway, cheaper), `per_az` (one per zone, survives a zone outage) or `none`
     (no internet egress from tasks; VPC endpoints for ECR, S3, Logs and Secrets Manager instead)."""
-    flow_log_retention_days: int = 30
-    """Retention of the VPC flow log group."""
+    availability_zones: tuple[str, ...] = ()
+    """The zones to use, `az_count` of them, e.g. `("us-east-1a", "us-east-1b")`. Empty: the region's
+    zones `a`, `b`, `c`... in order. Pinned either way, so that a zone AWS adds later never moves a subnet;
+    set them where the region lacks a letter (ap-northeast-1 has no `b`)."""
+    flow_log_retention_days: int = 365
+    """Retention of the VPC flow log group (one year: enough to investigate an incident found late)."""
 
     def __post_init__(self) -> None:
         try:
@@ -76,6 +81,17 @@ class NetworkConfig:
         if self.nat not in ("none", "single", "per_az"):
             _fail("network.nat", f"{self.nat!r} is not allowed: use 'none', 'single' or 'per_az'")
         _check_retention("network.flow_log_retention_days", self.flow_log_retention_days)
+        if self.availability_zones:
+            zones = self.availability_zones
+            if len(zones) != self.az_count or len(set(zones)) != len(zones):
+                _fail("network.availability_zones", f"{zones!r} must name az_count ({self.az_count}) different zones")
+            bad = [z for z in zones if not isinstance(z, str) or not _ZONE.fullmatch(z)]
+            if bad:
+                _fail("network.availability_zones", f"{bad[0]!r} is not a zone name like 'us-east-1a'")
+
+    def zone_names(self, region: str) -> list[str]:
+        """The pinned zone names: `availability_zones`, or the region's first `az_count` letters."""
+        return list(self.availability_zones) or [f"{region}{letter}" for letter in "abcde"[:self.az_count]]
 
     def subnet_cidrs(self, tier: int) -> list[str]:
         """CIDRs of one tier's subnets (0 public, 1 private, 2 isolated), one per AZ."""
@@ -95,13 +111,14 @@ class DatabaseConfig:
     """Storage autoscaling ceiling; equal to `allocated_storage_gb` turns it off."""
     backup_retention_days: int = 7
     """Automated backups, 1 to 35 days (0, which disables backups, is refused)."""
-    multi_az: bool = False
+    multi_az: bool = True
+    """A standby in a second zone that takes over on failure. Secure default; dev turns it off by name."""
     deletion_protection: bool = True
     """Refuse `destroy` and keep a final snapshot. Secure default; dev turns it off by name."""
     database_name: str = "app"
     master_username: str = "app_admin"
-    log_retention_days: int = 30
-    """Retention of the exported PostgreSQL log group."""
+    log_retention_days: int = 365
+    """Retention of the exported PostgreSQL log groups (connections, DDL, slow statements)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", self.instance_class):
@@ -185,7 +202,8 @@ class ServiceConfig:
     health_check_grace_seconds: int = 60
     stop_timeout_seconds: int = 30
     """Seconds ECS waits after SIGTERM; the app drains in less."""
-    log_retention_days: int = 30
+    log_retention_days: int = 365
+    """Retention of the app's log group."""
     run_as_user: str = "10001"
     """Numeric UID of the image's non-root user."""
 
@@ -230,7 +248,17 @@ class LoadBalancerConfig:
     """The internet-facing Application Load Balancer."""
 
     certificate_arn: str | None = None
-    """ACM certificate. With one: HTTPS on 443 (TLS 1.2+) and HTTP redirects to it. Without: HTTP only."""
+    """ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP on 80 redirects to it. Required by an
+    environment unless `http_only` is set."""
+    http_only: bool = False
+    """Serve plain HTTP on 80 with no certificate: traffic to the load balancer is unencrypted. For an
+    environment without a domain (dev); never set together with `certificate_arn`."""
+    waf: bool = True
+    """AWS WAF in front of the load balancer, blocking what the AWS managed rule groups (core rule set,
+    known bad inputs, IP reputation) match. On in every environment, so that a rule that blocks the app
+    shows up in dev before prod."""
+    request_log_retention_days: int = 365
+    """How long the access logs (in S3) and the WAF logs (in CloudWatch Logs) are kept."""
     deletion_protection: bool = True
     """Refuse `destroy` of the load balancer. Secure default; dev turns it off by name."""
     idle_timeout_seconds: int = 60
@@ -241,6 +269,10 @@ class LoadBalancerConfig:
         if self.certificate_arn is not None and not _CERT_ARN.fullmatch(self.certificate_arn):
             _fail("load_balancer.certificate_arn", f"{self.certificate_arn!r} is not an ACM certificate ARN "
                   "(arn:aws:acm:<region>:<account>:certificate/<id>)")
+        if self.http_only and self.certificate_arn is not None:
+            _fail("load_balancer.http_only", "True contradicts certificate_arn: with a certificate the load balancer "
+                  "serves HTTPS and redirects HTTP; remove one of the two")
+        _check_retention("load_balancer.request_log_retention_days", self.request_log_retention_days)
         if not 1 <= self.idle_timeout_seconds <= 4000:
             _fail("load_balancer.idle_timeout_seconds", f"{self.idle_timeout_seconds!r} is not allowed: use 1 to 4000")
         if not 0 <= self.deregistration_delay_seconds <= 3600:
@@ -273,6 +305,12 @@ class EnvironmentConfig:
         if not self.state_bucket:
             _fail("state_bucket", "is required for a stack with remote state: set it to the bucket the bootstrap stack creates")
         _check_bucket("state_bucket", self.state_bucket)
+        if self.load_balancer.certificate_arn is None and not self.load_balancer.http_only:
+            _fail("load_balancer.certificate_arn", "is required: the load balancer serves HTTPS; set it to an ACM "
+                  "certificate ARN, or set load_balancer.http_only=True to serve plain HTTP (dev only)")
+        wrong = [z for z in self.network.availability_zones if z[:-1] != self.region]
+        if wrong:
+            _fail("network.availability_zones", f"{wrong[0]!r} is not a zone of region {self.region!r}")
 
     @property
     def prefix(self) -> str:

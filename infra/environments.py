@@ -12,6 +12,8 @@ from infra.config import (
 REGION = "us-east-1"
 # S3 bucket names are global: change this to one your account can own.
 STATE_BUCKET = "notes-service-tfstate-example"
+# The ACM certificate of prod's domain (in REGION): replace it with yours before the first deploy.
+PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
 
 BOOTSTRAP = BootstrapConfig(state_bucket=STATE_BUCKET, region=REGION)
 
@@ -21,18 +23,19 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         region=REGION,
         state_bucket=STATE_BUCKET,
         network=NetworkConfig(vpc_cidr="10.10.0.0/16", nat="single"),
-        # Weakened on purpose so that dev can be destroyed and rebuilt in one command.
-        database=DatabaseConfig(deletion_protection=False, backup_retention_days=1),
+        # Weakened on purpose so that dev can be destroyed and rebuilt in one command, costs one
+        # database instance, and needs no domain (security/checkov-skips.toml lists what this gives up).
+        database=DatabaseConfig(deletion_protection=False, backup_retention_days=1, multi_az=False),
         registry=RegistryConfig(force_delete=True),
-        load_balancer=LoadBalancerConfig(deletion_protection=False),
+        load_balancer=LoadBalancerConfig(deletion_protection=False, http_only=True),
     ),
     "prod": EnvironmentConfig(
         name="prod",
         region=REGION,
         state_bucket=STATE_BUCKET,
-        network=NetworkConfig(vpc_cidr="10.20.0.0/16", az_count=3, nat="per_az", flow_log_retention_days=365),
-        database=DatabaseConfig(instance_class="db.t4g.medium", multi_az=True, backup_retention_days=14,
-                                log_retention_days=365),
+        network=NetworkConfig(vpc_cidr="10.20.0.0/16", az_count=3, nat="per_az"),
+        database=DatabaseConfig(instance_class="db.t4g.medium", backup_retention_days=14),
+        load_balancer=LoadBalancerConfig(certificate_arn=PROD_CERTIFICATE_ARN),
     ),
 }
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from constructs import Construct
-from cdktf_cdktf_provider_aws.lb import Lb
+from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
 from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction, LbListenerDefaultActionRedirect
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
+from infra.access_logs import AccessLogBucket
 from infra.config import LoadBalancerConfig
 from infra.network import Network
 
@@ -16,10 +17,10 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 class LoadBalancer(Construct):
-    """Public entry point. HTTP forwards to the app, or redirects to HTTPS when a certificate is set."""
+    """Public entry point. HTTPS forwards to the app and HTTP redirects to it; with `http_only`, HTTP forwards."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, config: LoadBalancerConfig, network: Network,
-                 target_port: int, health_check_path: str) -> None:
+                 access_logs: AccessLogBucket, target_port: int, health_check_path: str) -> None:
         super().__init__(scope, id)
         self.config = config
         self.https = config.certificate_arn is not None
@@ -38,7 +39,10 @@ class LoadBalancer(Construct):
         self.alb = Lb(self, "alb", name=f"{name}-alb", internal=False, load_balancer_type="application",
                       subnets=[s.id for s in network.public_subnets], security_groups=[self.security_group.id],
                       drop_invalid_header_fields=True, enable_deletion_protection=config.deletion_protection,
-                      idle_timeout=config.idle_timeout_seconds, desync_mitigation_mode="defensive")
+                      idle_timeout=config.idle_timeout_seconds, desync_mitigation_mode="defensive",
+                      access_logs=LbAccessLogs(bucket=access_logs.bucket.id, prefix=access_logs.prefix, enabled=True),
+                      # ELB writes a test object when logging is turned on: the bucket policy must be in place.
+                      depends_on=[access_logs.policy])
         self.target_group = LbTargetGroup(
             self, "app", name=f"{name}-app", port=target_port, protocol="HTTP", target_type="ip",
             vpc_id=network.vpc.id, deregistration_delay=str(config.deregistration_delay_seconds),

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 
-from cdktf import Fn
+from cdktf import Fn, Postcondition, TerraformResourceLifecycle
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
+from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones, DataAwsAvailabilityZonesFilter,
+)
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -39,7 +41,16 @@ class Network(Construct):
         self.config = config
         self._name = name
         self._region = region
-        zones = DataAwsAvailabilityZones(self, "zones", state="available")
+        zone_names = config.zone_names(region)
+        # Pinned by name: a zone AWS adds later never moves a subnet. A pinned zone that does not exist
+        # (or is impaired) stops the plan here, not half-way through creating subnets.
+        zones = DataAwsAvailabilityZones(
+            self, "zones", state="available",
+            filter=[DataAwsAvailabilityZonesFilter(name="zone-name", values=zone_names)],
+            lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
+                condition=f"${{length(self.names) == {len(zone_names)}}}",
+                error_message=f"Not all of the zones {', '.join(zone_names)} are available in {region}: "
+                              "set network.availability_zones to zones that are")]))
         self.vpc = Vpc(self, "vpc", cidr_block=config.vpc_cidr, enable_dns_support=True,
                        enable_dns_hostnames=True, tags={"Name": name})
         # Taking over the default group with no rules closes it (AWS gives it allow-all by default).

@@ -1,7 +1,8 @@
 """The stacks: StateBucketStack (Terraform state, local state) and AppStack (one per environment).
 
-A stack only composes constructs and declares outputs. When `AWS_ENDPOINT_URL` is set, the provider
-and the S3 backend talk to that endpoint (a local emulator) with the settings an emulator needs.
+A stack only composes constructs and declares outputs; infra/policy.py checks each one when it is
+synthesized. When `AWS_ENDPOINT_URL` is set, the provider and the S3 backend talk to that endpoint
+(a local emulator) with the settings an emulator needs.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleFilter, S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
@@ -25,11 +27,14 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 
+from infra.access_logs import AccessLogBucket
 from infra.config import BootstrapConfig, EnvironmentConfig
 from infra.database import Database
 from infra.encryption import EncryptionKey
+from infra.firewall import WebFirewall
 from infra.load_balancer import LoadBalancer
 from infra.network import Network
+from infra.policy import enforce
 from infra.registry import ContainerRegistry
 from infra.service import WebService
 
@@ -37,7 +42,7 @@ BOOTSTRAP_STACK = "bootstrap"
 LOCAL_STATE_PATH = "../../../terraform.bootstrap.tfstate"
 # Services this stack calls; each gets the custom endpoint when one is set.
 EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
-                     "applicationautoscaling", "sts", "s3", "kms", "cloudwatch")
+                     "applicationautoscaling", "sts", "s3", "kms", "cloudwatch", "wafv2")
 
 
 def custom_endpoint() -> str | None:
@@ -64,6 +69,7 @@ class StateBucketStack(TerraformStack):
 
     def __init__(self, scope: Construct, id: str, *, config: BootstrapConfig) -> None:
         super().__init__(scope, id)
+        enforce(self)
         # Relative to cdktf.out/stacks/<stack>: the repository root, which outlives every re-synth.
         LocalBackend(self, path=LOCAL_STATE_PATH)
         aws_provider(self, config.region, {"purpose": "terraform-state", "managed-by": "cdktf"})
@@ -96,15 +102,18 @@ class StateBucketStack(TerraformStack):
                     noncurrent_days=config.noncurrent_version_expiry_days)],
                 abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                     days_after_initiation=7)])])
+        # Object events go to EventBridge, free until a rule uses them (e.g. to alert on a deleted state file).
+        S3BucketNotification(self, "events", bucket=self.bucket.id, eventbridge=True)
         TerraformOutput(self, "state_bucket", value=self.bucket.bucket,
                         description="Set `state_bucket` of every environment to this name")
 
 
 class AppStack(TerraformStack):
-    """One environment: network, key, database, registry, load balancer and service, state in S3."""
+    """One environment: network, key, database, registry, load balancer (access logs, WAF) and service, state in S3."""
 
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, id)
+        enforce(self)
         prefix = config.prefix
         aws_provider(self, config.region, {"project": config.project, "environment": config.name,
                                            "managed-by": "cdktf"})
@@ -114,9 +123,17 @@ class AppStack(TerraformStack):
         network = Network(self, "network", name=prefix, region=config.region, config=config.network, key=key)
         database = Database(self, "database", name=prefix, config=config.database, network=network, key=key)
         registry = ContainerRegistry(self, "registry", name=prefix, config=config.registry, key=key)
-        load_balancer = LoadBalancer(self, "load-balancer", name=prefix, config=config.load_balancer,
-                                     network=network, target_port=config.service.container_port,
+        lb_config = config.load_balancer
+        access_logs = AccessLogBucket(self, "access-logs", name=prefix, account_id=key.account_id,
+                                      retention_days=lb_config.request_log_retention_days,
+                                      # A load balancer that may be destroyed takes its logs with it.
+                                      force_destroy=not lb_config.deletion_protection)
+        load_balancer = LoadBalancer(self, "load-balancer", name=prefix, config=lb_config, network=network,
+                                     access_logs=access_logs, target_port=config.service.container_port,
                                      health_check_path=config.service.health_check_path)
+        if lb_config.waf:
+            WebFirewall(self, "firewall", name=prefix, load_balancer=load_balancer, key=key,
+                        log_retention_days=lb_config.request_log_retention_days)
         service = WebService(self, "service", name=prefix, region=config.region, config=config.service,
                              network=network, database=database, registry=registry,
                              load_balancer=load_balancer, key=key)

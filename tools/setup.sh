@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what this repository needs, idempotently: `tools/setup.sh python|node|postgres|check`.
+# Install what this repository needs, idempotently: `tools/setup.sh python|node|checkov|postgres|check`.
 # Called by the Makefile; safe to run again (each step skips what is already there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,17 @@ node_deps() {
   command -v npm >/dev/null || die "npm is missing: install Node.js 20 (Debian: apt-get install nodejs npm)"
   step "installing cdktf-cli from package-lock.json (about 20 s the first time)"
   npm ci --no-audit --no-fund --loglevel=error
+}
+
+checkov_deps() {
+  # Its own venv: checkov's pins (boto3, packaging, networkx) conflict with Pipfile.lock.
+  local venv=.venv-checkov req=security/requirements-checkov.txt
+  if [ -x "$venv/bin/checkov" ] && cmp -s "$req" "$venv/.requirements"; then return 0; fi
+  step "installing checkov from $req into $venv (about 30 s the first time)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$req"
+  cp "$req" "$venv/.requirements"
 }
 
 postgres_bin() {
@@ -52,8 +63,9 @@ for what in "$@"; do
   case "$what" in
     python) python_deps ;;
     node) node_deps ;;
+    checkov) checkov_deps ;;
     postgres) postgres ;;
     check) check ;;
-    *) die "unknown step '$what' (use python, node, postgres or check)" ;;
+    *) die "unknown step '$what' (use python, node, checkov, postgres or check)" ;;
   esac
 done

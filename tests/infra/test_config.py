@@ -105,11 +105,56 @@ def test_unknown_environment_is_refused_with_the_known_ones():
     (lambda: ServiceConfig(run_as_user="0"), r"service\.run_as_user: '0' must be a numeric UID other than 0"),
     (lambda: ServiceConfig(stop_timeout_seconds=300), r"service\.stop_timeout_seconds: 300 is not allowed: Fargate accepts 2 to 120"),
     (lambda: LoadBalancerConfig(certificate_arn="arn:aws:iam::1:cert"), r"load_balancer\.certificate_arn: .* is not an ACM certificate ARN"),
+    (lambda: LoadBalancerConfig(request_log_retention_days=10), r"load_balancer\.request_log_retention_days: 10 is not a CloudWatch"),
     (lambda: RegistryConfig(keep_last_images=0), r"registry\.keep_last_images: 0 is not allowed"),
 ])
 def test_other_invalid_settings_name_their_field(make, message):
     with pytest.raises(ConfigError, match=message):
         make()
+
+
+def test_an_environment_serves_https_unless_it_is_http_only_by_name():
+    with pytest.raises(ConfigError, match=r"^load_balancer\.certificate_arn: is required: the load balancer serves "
+                                          r"HTTPS; .* or set load_balancer\.http_only=True"):
+        EnvironmentConfig(name="stage", state_bucket="b-b-b")
+    assert EnvironmentConfig(name="stage", state_bucket="b-b-b",
+                             load_balancer=LoadBalancerConfig(http_only=True)).load_balancer.certificate_arn is None
+
+
+def test_http_only_with_a_certificate_is_refused_naming_both():
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+    with pytest.raises(ConfigError, match=r"load_balancer\.http_only: True contradicts certificate_arn"):
+        LoadBalancerConfig(http_only=True, certificate_arn=cert)
+
+
+@pytest.mark.parametrize("zones, message", [
+    (("us-east-1a",), r"must name az_count \(2\) different zones"),
+    (("us-east-1a", "us-east-1a"), r"must name az_count \(2\) different zones"),
+    (("us-east-1a", "east"), r"'east' is not a zone name like 'us-east-1a'"),
+])
+def test_pinned_zones_must_be_az_count_different_zone_names(zones, message):
+    with pytest.raises(ConfigError, match=rf"network\.availability_zones: .*{message}"):
+        NetworkConfig(availability_zones=zones)
+
+
+def test_pinned_zones_must_lie_in_the_environments_region():
+    with pytest.raises(ConfigError, match=r"network\.availability_zones: 'eu-west-1b' is not a zone of region 'us-east-1'"):
+        EnvironmentConfig(name="stage", state_bucket="b-b-b", load_balancer=LoadBalancerConfig(http_only=True),
+                          network=NetworkConfig(availability_zones=("us-east-1a", "eu-west-1b")))
+
+
+def test_zones_default_to_the_regions_first_letters_and_can_be_pinned():
+    assert NetworkConfig(az_count=3).zone_names("us-west-2") == ["us-west-2a", "us-west-2b", "us-west-2c"]
+    pinned = NetworkConfig(availability_zones=("ap-northeast-1a", "ap-northeast-1c"))
+    assert pinned.zone_names("ap-northeast-1") == ["ap-northeast-1a", "ap-northeast-1c"]
+
+
+def test_secure_defaults_need_no_setting():
+    assert DatabaseConfig().multi_az is True and DatabaseConfig().deletion_protection is True
+    lb = LoadBalancerConfig()
+    assert lb.waf is True and lb.http_only is False and lb.deletion_protection is True
+    assert NetworkConfig().flow_log_retention_days == DatabaseConfig().log_retention_days == \
+        ServiceConfig().log_retention_days == lb.request_log_retention_days == 365
 
 
 def test_settings_are_frozen():

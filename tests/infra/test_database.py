@@ -46,11 +46,11 @@ def test_database_hardening_applies_in_every_environment(app_stack):
     assert db["monitoring_role_arn"] == app_stack.ref("aws_iam_role", "monitoring-role", "arn")
 
 
-def test_exported_database_logs_have_finite_retention(dev, prod):
-    for stack, days in ((dev, 30), (prod, 365)):
+def test_exported_database_logs_are_kept_a_year(dev, prod):
+    for stack in (dev, prod):
         groups = {g["name"]: g for g in stack.resources("aws_cloudwatch_log_group").values()}
         for export in ("postgresql", "upgrade"):
-            assert groups[f"/aws/rds/instance/notes-{stack.path.parent.name}/{export}"]["retention_in_days"] == days
+            assert groups[f"/aws/rds/instance/notes-{stack.path.parent.name}/{export}"]["retention_in_days"] == 365
 
 
 def test_prod_database_is_protected_multi_az_and_keeps_a_final_snapshot(prod):
@@ -60,6 +60,10 @@ def test_prod_database_is_protected_multi_az_and_keeps_a_final_snapshot(prod):
     assert db["final_snapshot_identifier"] == "notes-prod-final"
     assert db["multi_az"] is True
     assert db["backup_retention_period"] == 14
+
+
+def test_multi_az_is_the_default(variant):
+    assert variant.one("aws_db_instance")["multi_az"] is True
 
 
 def test_dev_database_can_be_destroyed_by_its_named_setting(dev):

@@ -21,19 +21,20 @@ def test_target_group_registers_task_ips_and_checks_the_shallow_health_path(app_
     assert group["deregistration_delay"] == "30"
 
 
-def test_without_a_certificate_http_forwards_to_the_app(dev):
+def test_dev_is_http_only_by_its_named_setting_and_forwards_http_to_the_app(dev):
     (listener,) = dev.resources("aws_lb_listener").values()
     assert listener["port"] == 80 and listener["protocol"] == "HTTP"
     assert listener["default_action"] == [
         {"type": "forward", "target_group_arn": dev.ref("aws_lb_target_group", "app", "arn")}]
 
 
-def test_with_a_certificate_http_redirects_and_https_uses_tls_1_2_or_later(variant):
-    http = variant.find("aws_lb_listener", "http_")
-    assert http["default_action"] == [{"type": "redirect", "redirect": {
-        "protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]
-    https = variant.find("aws_lb_listener", "https")
-    assert https["port"] == 443 and https["protocol"] == "HTTPS"
-    assert https["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    assert https["certificate_arn"].startswith("arn:aws:acm:")
-    assert https["default_action"][0]["target_group_arn"] == variant.ref("aws_lb_target_group", "app", "arn")
+def test_with_a_certificate_http_redirects_and_https_uses_tls_1_2_or_later(prod, variant):
+    for stack in (prod, variant):
+        http = stack.find("aws_lb_listener", "http_")
+        assert http["default_action"] == [{"type": "redirect", "redirect": {
+            "protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]
+        https = stack.find("aws_lb_listener", "https")
+        assert https["port"] == 443 and https["protocol"] == "HTTPS"
+        assert https["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        assert https["certificate_arn"].startswith("arn:aws:acm:")
+        assert https["default_action"][0]["target_group_arn"] == stack.ref("aws_lb_target_group", "app", "arn")

@@ -18,6 +18,15 @@ def test_vpc_has_three_tiers_of_subnets_one_per_availability_zone(dev, prod, var
                 f"${{element(data.aws_availability_zones.{zones_data}.names, {i})}}" for i in range(zones)]
 
 
+def test_zones_are_pinned_by_name_and_the_plan_stops_if_one_is_missing(dev, prod):
+    for stack, zones in ((dev, ["us-east-1a", "us-east-1b"]), (prod, ["us-east-1a", "us-east-1b", "us-east-1c"])):
+        (data,) = stack.json["data"]["aws_availability_zones"].values()
+        assert data["filter"] == [{"name": "zone-name", "values": zones}]
+        (condition,) = data["lifecycle"]["postcondition"]
+        assert condition["condition"] == f"${{length(self.names) == {len(zones)}}}"
+        assert "set network.availability_zones" in condition["error_message"]
+
+
 def test_subnet_cidrs_lie_inside_the_vpc_and_do_not_overlap(app_stack):
     vpc = ipaddress.ip_network(app_stack.one("aws_vpc")["cidr_block"])
     cidrs = [ipaddress.ip_network(s["cidr_block"]) for s in app_stack.resources("aws_subnet").values()]
@@ -71,13 +80,13 @@ def test_nat_none_adds_no_nat_and_the_endpoints_tasks_need_to_start(variant, dev
     assert not dev.resources("aws_vpc_endpoint"), "with a NAT gateway the endpoints are not needed"
 
 
-def test_vpc_flow_logs_go_to_cloudwatch_logs_with_retention(dev, prod):
-    for stack, days in ((dev, 30), (prod, 365)):
+def test_vpc_flow_logs_go_to_cloudwatch_logs_kept_a_year(dev, prod):
+    for stack in (dev, prod):
         flow_log = stack.one("aws_flow_log")
         assert flow_log["traffic_type"] == "ALL"
         assert flow_log["log_destination_type"] == "cloud-watch-logs"
         assert flow_log["log_destination"] == stack.ref("aws_cloudwatch_log_group", "flow-log-group", "arn")
-        assert stack.find("aws_cloudwatch_log_group", "flow-log-group")["retention_in_days"] == days
+        assert stack.find("aws_cloudwatch_log_group", "flow-log-group")["retention_in_days"] == 365
 
 
 def test_default_security_group_is_left_with_no_rules(app_stack):

@@ -7,7 +7,7 @@ def test_cluster_has_container_insights_and_its_logs_have_finite_retention(app_s
     cluster = app_stack.one("aws_ecs_cluster")
     assert cluster["setting"] == [{"name": "containerInsights", "value": "enabled"}]
     logs = app_stack.find("aws_cloudwatch_log_group", "service_logs")
-    assert logs["retention_in_days"] == 30
+    assert logs["retention_in_days"] == 365
     assert logs["kms_key_id"] == app_stack.ref("aws_kms_key", "key", "arn")
 
 

@@ -22,6 +22,11 @@ def test_state_bucket_policy_denies_requests_without_tls(bootstrap):
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_state_bucket_sends_object_events_to_eventbridge(bootstrap):
+    notification = bootstrap.one("aws_s3_bucket_notification")
+    assert notification == {**notification, "bucket": bootstrap.ref("aws_s3_bucket", "state"), "eventbridge": True}
+
+
 def test_old_state_versions_expire(bootstrap):
     (rule,) = bootstrap.one("aws_s3_bucket_lifecycle_configuration")["rule"]
     assert rule["status"] == "Enabled"
@@ -48,7 +53,8 @@ def test_stack_outputs_what_operators_need_and_never_a_secret_value(app_stack):
                             "database_endpoint", "database_secret_arn"}
     assert outputs["database_secret_arn"]["value"] == app_stack.ref(
         "aws_db_instance", "instance", "master_user_secret[0].secret_arn")
-    assert outputs["app_url"]["value"] == ("https://" if "variant" in str(app_stack.path) else "http://") + \
+    # Only dev is http_only; every other environment serves HTTPS.
+    assert outputs["app_url"]["value"] == ("http://" if app_stack.path.parent.name == "dev" else "https://") + \
         app_stack.ref("aws_lb", "alb", "dns_name")
     values = json.dumps([o["value"] for o in outputs.values()]).lower()
     assert "password" not in values and "secret_string" not in values
@@ -68,7 +74,7 @@ def test_aws_endpoint_url_points_provider_and_backend_at_the_emulator(emulated):
     (provider,) = emulated.json["provider"]["aws"]
     (endpoints,) = provider["endpoints"]
     assert set(endpoints.values()) == {EMULATOR}
-    assert {"ec2", "rds", "ecs", "elbv2", "secretsmanager", "s3", "sts", "applicationautoscaling"} <= set(endpoints)
+    assert {"ec2", "rds", "ecs", "elbv2", "secretsmanager", "s3", "sts", "applicationautoscaling", "wafv2"} <= set(endpoints)
     assert provider["skip_credentials_validation"] is True and provider["s3_use_path_style"] is True
     assert "skip_requesting_account_id" not in provider
     backend = emulated.json["terraform"]["backend"]["s3"]
