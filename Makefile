@@ -11,7 +11,7 @@ endif
 
 PYTHON := .venv/bin/python
 
-.PHONY: setup synth test
+.PHONY: setup synth test demo demo-down test-deploy
 setup: .venv/.synced node_modules/.synced
 
 .venv/.synced: Pipfile.lock
@@ -30,3 +30,17 @@ synth: setup
 test: setup
 	tools/setup.sh postgres checkov check
 	$(PYTHON) -m pytest
+
+## Deploy the dev stack onto a local AWS emulator (moto, started in the background) and print its outputs.
+## No AWS account or credentials; the emulator keeps running until `make demo-down`.
+demo: setup
+	$(PYTHON) tools/local_deploy.py up
+
+## Destroy the demo deployment, then stop the emulator
+demo-down:
+	$(if $(wildcard $(PYTHON)),$(PYTHON),python3) tools/local_deploy.py down
+
+## Only the deploy cycle on the emulator (init, plan, apply, re-plan, change, lock, destroy; ~6 min)
+test-deploy: setup
+	tools/setup.sh check
+	$(PYTHON) -m pytest tests/deploy

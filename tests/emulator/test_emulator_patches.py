@@ -166,3 +166,251 @@ def test_a_patch_whose_moto_target_is_gone_fails_loudly_naming_the_patch(monkeyp
     with pytest.raises(PatchError, match=patches.PATCH_RDS_SOURCE):
         patches.apply_rds_parameter_source()
 
+
+
+# e. S3 bucket policies: aws:SecureTransport
+
+DENY_INSECURE = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def _bucket_with_policy(aws, name, *statements):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    resources = [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{**s, "Resource": resources} for s in statements]}))
+    return s3
+
+
+def test_a_deny_insecure_transport_policy_lets_object_requests_through(aws, name):
+    s3 = _bucket_with_policy(aws, name, DENY_INSECURE)
+    s3.put_object(Bucket=name, Key="state", Body=b"{}")
+    assert s3.get_object(Bucket=name, Key="state")["Body"].read() == b"{}"
+
+
+def test_a_statement_that_applies_to_tls_requests_still_denies(aws, name):
+    s3 = _bucket_with_policy(aws, name, {**DENY_INSECURE, "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+    with pytest.raises(ClientError) as error:
+        s3.put_object(Bucket=name, Key="state", Body=b"{}")
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_a_deny_without_a_condition_still_denies(aws, name):
+    s3 = _bucket_with_policy(aws, name, {k: v for k, v in DENY_INSECURE.items() if k != "Condition"})
+    with pytest.raises(ClientError) as error:
+        s3.put_object(Bucket=name, Key="state", Body=b"{}")
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+# f. EC2 descriptions of security group rules that reference a group
+
+def _group_rule(aws, name, direction):
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group, peer = (ec2.create_security_group(GroupName=f"{name}-{n}", Description=n, VpcId=vpc)["GroupId"]
+                   for n in ("app", "peer"))
+    authorize = getattr(ec2, f"authorize_security_group_{direction}")
+    rule = authorize(GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                                    "UserIdGroupPairs": [{"GroupId": peer, "Description": "db"}]}])
+    rule_id = rule["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    return ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"][0], peer
+
+
+@pytest.mark.parametrize("direction", ["ingress", "egress"])
+def test_a_rule_referencing_a_group_is_described_with_its_description(aws, name, direction):
+    rule, peer = _group_rule(aws, name, direction)
+    assert (rule["Description"], rule["ReferencedGroupInfo"]["GroupId"]) == ("db", peer)
+
+
+def test_a_cidr_rule_keeps_its_description(aws, name):
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName=name, Description="app", VpcId=vpc)["GroupId"]
+    rule = ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "web"}]}])
+    rule_id = rule["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    assert ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"][0]["Description"] == "web"
+
+
+# g. RDS Performance Insights
+
+def _db_instance(aws, name, **extra):
+    rds = aws("rds")
+    rds.create_db_instance(DBInstanceIdentifier=name, DBInstanceClass="db.t4g.micro", Engine="postgres",
+                           MasterUsername="app_admin", MasterUserPassword="not-a-real-password",
+                           AllocatedStorage=20, **extra)
+    return rds
+
+
+def _pi(rds, name):
+    db = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    return {k: v for k, v in db.items() if k.startswith("PerformanceInsights")}
+
+
+def test_performance_insights_given_at_create_are_described_as_given(aws, name):
+    key = aws("kms").create_key()["KeyMetadata"]["Arn"]
+    rds = _db_instance(aws, name, EnablePerformanceInsights=True, PerformanceInsightsKMSKeyId=key,
+                       PerformanceInsightsRetentionPeriod=31)
+    assert _pi(rds, name) == {"PerformanceInsightsEnabled": True, "PerformanceInsightsKMSKeyId": key,
+                              "PerformanceInsightsRetentionPeriod": 31}
+
+
+def test_performance_insights_key_id_is_described_as_the_key_arn(aws, name):
+    key = aws("kms").create_key()["KeyMetadata"]
+    rds = _db_instance(aws, name, EnablePerformanceInsights=True, PerformanceInsightsKMSKeyId=key["KeyId"])
+    assert _pi(rds, name)["PerformanceInsightsKMSKeyId"] == key["Arn"]
+
+
+def test_performance_insights_without_a_retention_keeps_seven_days(aws, name):
+    rds = _db_instance(aws, name, EnablePerformanceInsights=True)
+    assert _pi(rds, name)["PerformanceInsightsRetentionPeriod"] == 7
+
+
+def test_an_instance_without_performance_insights_is_described_as_disabled(aws, name):
+    rds = _db_instance(aws, name)
+    assert _pi(rds, name) == {"PerformanceInsightsEnabled": False}
+
+
+def test_modify_db_instance_turns_performance_insights_on_and_off(aws, name):
+    rds = _db_instance(aws, name)
+    rds.modify_db_instance(DBInstanceIdentifier=name, EnablePerformanceInsights=True, ApplyImmediately=True)
+    enabled = _pi(rds, name)["PerformanceInsightsEnabled"]
+    rds.modify_db_instance(DBInstanceIdentifier=name, EnablePerformanceInsights=False, ApplyImmediately=True)
+    assert (enabled, _pi(rds, name)) == (True, {"PerformanceInsightsEnabled": False})
+
+
+def test_modify_db_instance_without_the_flag_keeps_performance_insights(aws, name):
+    rds = _db_instance(aws, name, EnablePerformanceInsights=True)
+    rds.modify_db_instance(DBInstanceIdentifier=name, BackupRetentionPeriod=3, ApplyImmediately=True)
+    assert _pi(rds, name)["PerformanceInsightsEnabled"] is True
+
+
+# h. ECS CreateService settings
+
+def test_create_service_settings_are_described_as_given(aws, name):
+    ecs = _ecs_service(aws, name, healthCheckGracePeriodSeconds=60, enableECSManagedTags=True,
+                       enableExecuteCommand=True, deploymentConfiguration={
+                           "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                           "maximumPercent": 200, "minimumHealthyPercent": 100})
+    service = _described(ecs, name)
+    assert {k: service.get(k) for k in ("healthCheckGracePeriodSeconds", "enableECSManagedTags",
+                                        "enableExecuteCommand", "deploymentConfiguration")} == {
+        "healthCheckGracePeriodSeconds": 60, "enableECSManagedTags": True, "enableExecuteCommand": True,
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                                    "maximumPercent": 200, "minimumHealthyPercent": 100}}
+
+
+def test_a_service_created_without_them_gets_the_aws_defaults(aws, name):
+    service = _described(_ecs_service(aws, name), name)
+    assert {k: service.get(k) for k in ("enableECSManagedTags", "enableExecuteCommand", "deploymentConfiguration")} == {
+        "enableECSManagedTags": False, "enableExecuteCommand": False,
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": False, "rollback": False},
+                                    "maximumPercent": 200, "minimumHealthyPercent": 100}}
+
+
+def test_a_partial_deployment_configuration_is_completed_with_the_defaults(aws, name):
+    ecs = _ecs_service(aws, name, deploymentConfiguration={"minimumHealthyPercent": 50})
+    assert _described(ecs, name)["deploymentConfiguration"] == {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False}, "maximumPercent": 200,
+        "minimumHealthyPercent": 50}
+
+
+def test_update_service_still_changes_a_setting_given_at_create(aws, name):
+    ecs = _ecs_service(aws, name, healthCheckGracePeriodSeconds=60)
+    ecs.update_service(cluster=name, service=name, healthCheckGracePeriodSeconds=120)
+    assert _described(ecs, name)["healthCheckGracePeriodSeconds"] == 120
+
+
+# i. RDS-managed master user secret
+
+def _managed_secret(aws, name):
+    rds = aws("rds")
+    rds.create_db_instance(DBInstanceIdentifier=name, DBInstanceClass="db.t4g.micro", Engine="postgres",
+                           MasterUsername="app_admin", ManageMasterUserPassword=True, AllocatedStorage=20)
+    arn = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["MasterUserSecret"]["SecretArn"]
+    return json.loads(aws("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+
+
+def test_the_rds_managed_secret_holds_the_instance_master_username(aws, name):
+    assert _managed_secret(aws, name)["username"] == "app_admin"
+
+
+def test_each_rds_managed_secret_gets_its_own_password(aws, name):
+    first, second = _managed_secret(aws, name), _managed_secret(aws, name + "b")
+    assert first["password"] != second["password"] and len(first["password"]) >= 20
+
+
+def test_the_rds_managed_password_avoids_the_characters_rds_refuses(aws, name):
+    assert not set(_managed_secret(aws, name)["password"]) & set('/@" ')
+
+
+# j. S3 notification: EventBridge
+
+def test_eventbridge_notifications_are_described_once_turned_on(aws, name):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert s3.get_bucket_notification_configuration(Bucket=name).get("EventBridgeConfiguration") == {}
+
+
+def test_a_bucket_without_notifications_describes_no_eventbridge(aws, name):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=name)
+
+
+# two patches on one moto function
+
+def test_applying_every_patch_again_keeps_each_patched_function(emu):
+    from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.rds.models import DBInstance, MasterUserSecret
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    functions = lambda: (EC2ContainerServiceResponse.create_service, DBInstance.__init__,  # noqa: E731
+                         MasterUserSecret._generate_secret_string, FakeBucket.get_permission,
+                         S3Response.get_bucket_notification)
+    before = functions()
+    patches.apply_all()
+    assert functions() == before
+
+
+def test_create_service_carries_both_ecs_patches(emu):
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    assert {patches.PATCH_ECS_AZ, patches.PATCH_ECS_CREATE_SETTINGS} <= patches._marks(
+        EC2ContainerServiceResponse.create_service)
+
+
+@pytest.mark.parametrize("apply, target, attr", [
+    ("apply_s3_policy_secure_transport", "moto.s3.models.FakeBucket", "get_permission"),
+    ("apply_rds_managed_secret_contents", "moto.rds.models.MasterUserSecret", "_generate_secret_string"),
+    ("apply_s3_notification_eventbridge", "moto.s3.responses.S3Response", "get_bucket_notification"),
+])
+def test_a_new_patch_whose_moto_target_is_gone_fails_loudly(monkeypatch, apply, target, attr):
+    import importlib
+
+    module, cls = target.rsplit(".", 1)
+    monkeypatch.delattr(getattr(importlib.import_module(module), cls), attr)
+    with pytest.raises(PatchError, match="moto internals changed"):
+        getattr(patches, apply)()
+
+
+# k. ELBv2 Scheme
+
+def _load_balancer(aws, name, **extra):
+    ec2, elb = aws("ec2"), aws("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"))]
+    arn = elb.create_load_balancer(Name=name, Subnets=subnets, **extra)["LoadBalancers"][0]["LoadBalancerArn"]
+    return elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+
+
+def test_a_load_balancer_created_without_a_scheme_is_internet_facing(aws, name):
+    assert _load_balancer(aws, name)["Scheme"] == "internet-facing"
+
+
+def test_an_internal_load_balancer_is_described_as_internal(aws, name):
+    assert _load_balancer(aws, name, Scheme="internal")["Scheme"] == "internal"
