@@ -57,6 +57,7 @@ def main() -> int:
         return 2
     final = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")).resolve()
     staging = final.with_name(f".{final.name}.staging-{os.getpid()}")
+    final.parent.mkdir(parents=True, exist_ok=True)
     print(f"synthesizing bootstrap + {', '.join(e.name for e in envs)} ...", flush=True)
     try:
         stacks = synthesize(staging, envs)

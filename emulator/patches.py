@@ -212,6 +212,25 @@ def apply_rds_parameter_source() -> None:
 PATCH_ECS_AZ = "c-ecs-availability-zone-rebalancing"
 
 
+def _after_create_service(resp_cls: Any, models: Any, patch: str, store: Callable[[Any, Any], None]) -> None:
+    """Wrap moto's ECS CreateService so that `store(response, service)` records what moto dropped."""
+    original_create = resp_cls.create_service
+
+    @functools.wraps(original_create)
+    def create_service(self: Any) -> Any:
+        result = original_create(self)
+        service = getattr(result, "result", {}).get("service")
+        if not isinstance(service, models.Service):
+            raise PatchError(
+                f"[emulator patch {patch}] moto internals changed: "
+                "create_service no longer returns ActionResult({'service': Service})."
+            )
+        store(self, service)
+        return result
+
+    resp_cls.create_service = _mark(create_service, patch)
+
+
 def apply_ecs_availability_zone_rebalancing() -> None:
     from moto.ecs import models, responses
 
@@ -226,24 +245,13 @@ def apply_ecs_availability_zone_rebalancing() -> None:
             "natively; check it and remove this patch from emulator/patches.py."
         )
 
-    original_create = resp_cls.create_service
-
-    @functools.wraps(original_create)
-    def create_service(self: Any) -> Any:
-        result = original_create(self)
-        service = getattr(result, "result", {}).get("service")
-        if not isinstance(service, models.Service):
-            raise PatchError(
-                f"[emulator patch {PATCH_ECS_AZ}] moto internals changed: "
-                "create_service no longer returns ActionResult({'service': Service})."
-            )
-        value = self._get_param("availabilityZoneRebalancing")
+    def store_rebalancing(response: Any, service: Any) -> None:
+        value = response._get_param("availabilityZoneRebalancing")
         if value is None:
             value = "DISABLED" if service.scheduling_strategy == "DAEMON" else "ENABLED"
         service.availability_zone_rebalancing = value
-        return result
 
-    resp_cls.create_service = _mark(create_service, PATCH_ECS_AZ)
+    _after_create_service(resp_cls, models, PATCH_ECS_AZ, store_rebalancing)
 
 
 # ---------------------------------------------------------------------------
@@ -539,28 +547,17 @@ def apply_ecs_create_service_settings() -> None:
             "natively; check it and remove this part of emulator/patches.py."
         )
 
-    original_create = resp_cls.create_service
-
-    @functools.wraps(original_create)
-    def create_service(self: Any) -> Any:
-        result = original_create(self)
-        service = getattr(result, "result", {}).get("service")
-        if not isinstance(service, models.Service):
-            raise PatchError(
-                f"[emulator patch {PATCH_ECS_CREATE_SETTINGS}] moto internals changed: "
-                "create_service no longer returns ActionResult({'service': Service})."
-            )
-        grace = self._get_param("healthCheckGracePeriodSeconds")
+    def store_settings(response: Any, service: Any) -> None:
+        grace = response._get_param("healthCheckGracePeriodSeconds")
         if grace is not None:
             service.health_check_grace_period_seconds = int(grace)
-        service.enable_ecs_managed_tags = bool(self._get_param("enableECSManagedTags", False))
-        service.enable_execute_command = bool(self._get_param("enableExecuteCommand", False))
+        service.enable_ecs_managed_tags = bool(response._get_param("enableECSManagedTags", False))
+        service.enable_execute_command = bool(response._get_param("enableExecuteCommand", False))
         if service.deployment_controller.get("type", "ECS") == "ECS":
             service.deployment_configuration = _deployment_configuration(
-                self._get_param("deploymentConfiguration"), service.scheduling_strategy)
-        return result
+                response._get_param("deploymentConfiguration"), service.scheduling_strategy)
 
-    resp_cls.create_service = _mark(create_service, PATCH_ECS_CREATE_SETTINGS)
+    _after_create_service(resp_cls, models, PATCH_ECS_CREATE_SETTINGS, store_settings)
 
 
 # ---------------------------------------------------------------------------

@@ -15,17 +15,12 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload, S3BucketLifecycleConfigurationRuleExpiration,
     S3BucketLifecycleConfigurationRuleFilter, S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
-from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls, S3BucketOwnershipControlsRule,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA, S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
+
+from infra.buckets import deny_insecure_transport, protect_bucket
 
 PREFIX = "alb"
 
@@ -41,16 +36,7 @@ class AccessLogBucket(Construct):
         self.bucket = S3Bucket(self, "bucket", bucket_prefix=f"{name}-access-logs-", force_destroy=force_destroy)
         S3BucketOwnershipControls(self, "ownership", bucket=self.bucket.id,
                                   rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"))
-        S3BucketPublicAccessBlock(self, "public-access", bucket=self.bucket.id, block_public_acls=True,
-                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
-        S3BucketVersioningA(self, "versioning", bucket=self.bucket.id,
-                            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
-        S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self.bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=(
-                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm="AES256")))])
+        protect_bucket(self, self.bucket, sse_algorithm="AES256")
         S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[
             S3BucketLifecycleConfigurationRule(
                 id="expire-access-logs", status="Enabled",
@@ -60,8 +46,6 @@ class AccessLogBucket(Construct):
                     noncurrent_days=7)],
                 abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                     days_after_initiation=1)])])
-        # Object events go to EventBridge, free until a rule uses them (e.g. to alert on deleted logs).
-        S3BucketNotification(self, "events", bucket=self.bucket.id, eventbridge=True)
 
         # Regions opened before August 2022 deliver from a regional ELB account; newer ones from a
         # service principal. Granting both keeps the bucket working in any region.
@@ -75,7 +59,5 @@ class AccessLogBucket(Construct):
                 {"Sid": "ElbServiceDelivers", "Effect": "Allow",
                  "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
                  "Action": "s3:PutObject", "Resource": logs},
-                {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
-                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                deny_insecure_transport(self.bucket),
             ]}))

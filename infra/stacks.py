@@ -18,16 +18,10 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleFilter, S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
-from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA, S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 
 from infra.access_logs import AccessLogBucket
+from infra.buckets import deny_insecure_transport, protect_bucket
 from infra.config import BootstrapConfig, EnvironmentConfig
 from infra.database import Database
 from infra.encryption import EncryptionKey
@@ -76,24 +70,9 @@ class StateBucketStack(TerraformStack):
         self.bucket = S3Bucket(self, "state", bucket=config.state_bucket,
                                # Losing this bucket loses every stack's state: Terraform refuses to delete it.
                                lifecycle={"prevent_destroy": True})
-        S3BucketVersioningA(self, "versioning", bucket=self.bucket.id,
-                            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
-        S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self.bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=(
-                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm="aws:kms")),
-                bucket_key_enabled=True)])
-        S3BucketPublicAccessBlock(self, "public-access", bucket=self.bucket.id, block_public_acls=True,
-                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+        protect_bucket(self, self.bucket, sse_algorithm="aws:kms")
         S3BucketPolicy(self, "tls-only", bucket=self.bucket.id, policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }]}))
+            "Version": "2012-10-17", "Statement": [deny_insecure_transport(self.bucket)]}))
         S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[
             S3BucketLifecycleConfigurationRule(
                 id="expire-old-state-versions", status="Enabled",
@@ -102,8 +81,6 @@ class StateBucketStack(TerraformStack):
                     noncurrent_days=config.noncurrent_version_expiry_days)],
                 abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                     days_after_initiation=7)])])
-        # Object events go to EventBridge, free until a rule uses them (e.g. to alert on a deleted state file).
-        S3BucketNotification(self, "events", bucket=self.bucket.id, eventbridge=True)
         TerraformOutput(self, "state_bucket", value=self.bucket.bucket,
                         description="Set `state_bucket` of every environment to this name")
 

@@ -56,3 +56,10 @@ def test_a_synth_that_fails_half_way_leaves_no_partial_output(tmp_path, monkeypa
         main.main()
     assert [p.name for p in tmp_path.iterdir()] == ["cdktf.out"]
     assert [p.name for p in (tmp_path / "cdktf.out").iterdir()] == ["marker"]
+
+
+@pytest.mark.integration
+def test_output_folder_given_by_cdktf_outdir_is_created_with_its_parents(tmp_path):
+    result = run_main(tmp_path, ENVIRONMENTS="dev", CDKTF_OUTDIR=str(tmp_path / "new" / "cdktf.out"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "new" / "cdktf.out" / "stacks").iterdir()) == ["bootstrap", "dev"]
