@@ -6,6 +6,9 @@ import pytest
 
 from security.scan import Finding, Report, Skip, load_skips, scan_all, scan_stack
 
+# Runs checkov (and terraform): an external program, left out of the unit-suite benchmark.
+pytestmark = pytest.mark.integration
+
 STACKS = ["bootstrap", "dev", "prod", "variant", "emulated"]
 
 

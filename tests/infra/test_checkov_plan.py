@@ -15,6 +15,9 @@ from security.scan import load_skips, scan_terraform_plan
 from tests.infra.conftest import EMULATOR
 from tests.infra.test_terraform import terraform_env
 
+# Runs checkov (and terraform): an external program, left out of the unit-suite benchmark.
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def emulator_endpoint():

@@ -2,6 +2,8 @@
 import json
 import re
 from pathlib import Path
+
+import pytest
 from typing import Any, Iterator
 
 from security.scan import scan_secrets
@@ -66,6 +68,7 @@ def test_no_file_synthesis_writes_holds_a_password_or_key(outdir):
     assert found == []
 
 
+@pytest.mark.integration
 def test_checkov_secret_detectors_find_nothing_in_the_output(outdir):
     assert scan_secrets(outdir) == []
 
