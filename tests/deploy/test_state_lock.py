@@ -19,27 +19,23 @@ def test_the_held_lock_is_a_tflock_object_next_to_the_state_naming_the_apply(cyc
     assert (lock["Operation"], lock["Path"]) == ("OperationTypeApply", f"{bucket['bucket']}/{bucket['key']}")
 
 
-def test_a_plan_while_the_lock_is_held_fails_with_a_lock_error(cycle):
-    step = cycle.step("dev-plan-while-locked")
+LOCKED_OUT = pytest.mark.parametrize("run", ["dev-plan-while-locked", "dev-apply-while-locked"])
+
+
+@LOCKED_OUT
+def test_a_plan_or_apply_while_the_lock_is_held_fails_with_a_lock_error(cycle, run):
+    step = cycle.step(run)
     assert (step.returncode, "Error acquiring the state lock" in step.output) == (1, True), step.output[-3000:]
 
 
-def test_a_plan_while_the_lock_is_held_fails_fast(cycle):
-    assert cycle.step("dev-plan-while-locked").seconds < FAST_SECONDS
+@LOCKED_OUT
+def test_a_plan_or_apply_while_the_lock_is_held_fails_fast(cycle, run):
+    assert cycle.step(run).seconds < FAST_SECONDS
 
 
 def test_a_plan_while_the_lock_is_held_names_the_holder_lock_id(cycle):
     lock = cycle.fact("lock-held")["lock"]
     assert f"ID:        {lock['ID']}" in cycle.step("dev-plan-while-locked").output
-
-
-def test_an_apply_while_the_lock_is_held_fails_with_a_lock_error(cycle):
-    step = cycle.step("dev-apply-while-locked")
-    assert (step.returncode, "Error acquiring the state lock" in step.output) == (1, True), step.output[-3000:]
-
-
-def test_an_apply_while_the_lock_is_held_fails_fast(cycle):
-    assert cycle.step("dev-apply-while-locked").seconds < FAST_SECONDS
 
 
 def test_the_state_is_unchanged_after_the_locked_out_runs(cycle):
