@@ -65,7 +65,8 @@ def main() -> int:
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         # A policy violation crosses the jsii boundary as a RuntimeError carrying the Aspect's message.
-        if isinstance(exc, Exception) and "breaks the security policy" in str(exc):
+        from infra.policy import VIOLATION
+        if isinstance(exc, Exception) and VIOLATION in str(exc):
             message = str(exc)[str(exc).index("stack "):]
             print(f"error: {message}\nnothing was written; the previous {final.name} is unchanged", file=sys.stderr)
             return 1

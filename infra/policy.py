@@ -34,6 +34,8 @@ import jsii
 from cdktf import Annotations, Aspects, IAspect, TerraformElement, TerraformStack
 from constructs import IConstruct
 
+# Every PolicyError message says this; main.py recognizes a violation by it after jsii wraps the error.
+VIOLATION = "breaks the security policy"
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 PUBLIC_PORTS = (80, 443)
 # Actions AWS authorizes only against Resource "*".
@@ -100,7 +102,7 @@ class SecurityPolicy:
             path = element.node.path if element is not None else node.node.path
             Annotations.of(element or node).add_error(f"security policy: {v.message}")
             lines.append(f"  {v.address} ({path}): {v.message}")
-        raise PolicyError(f"stack {node.node.id!r} breaks the security policy (infra/policy.py):\n" + "\n".join(lines))
+        raise PolicyError(f"stack {node.node.id!r} {VIOLATION} (infra/policy.py):\n" + "\n".join(lines))
 
 
 def enforce(stack: TerraformStack) -> None:
