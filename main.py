@@ -33,7 +33,8 @@ def synthesize(outdir: Path, envs: list[EnvironmentConfig]) -> list[str]:
     from infra.stacks import build
 
     app = App(outdir=str(outdir))
-    stacks = build(app, environments.BOOTSTRAP, envs)
+    # The AWS SDKs' standard override: set only to deploy onto a local emulator.
+    stacks = build(app, environments.BOOTSTRAP, envs, endpoint=os.environ.get("AWS_ENDPOINT_URL") or None)
     app.synth()
     return stacks
 

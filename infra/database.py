@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
 from infra.config import DatabaseConfig
 from infra.encryption import EncryptionKey
@@ -30,9 +31,9 @@ class Database(Construct):
     def __init__(self, scope: Construct, id: str, *, name: str, config: DatabaseConfig, network: Network,
                  key: EncryptionKey) -> None:
         super().__init__(scope, id)
-        self.config = config
         self.port = POSTGRES_PORT
-        # Ingress is added by whoever is allowed in (see WebService); no egress: the database calls no one.
+        self.database_name = config.database_name
+        # Ingress only through `allow_from`; no egress: the database calls no one.
         self.security_group = SecurityGroup(self, "sg", name=f"{name}-database", vpc_id=network.vpc.id,
                                             description="PostgreSQL: reachable only from the app tasks",
                                             tags={"Name": f"{name}-database"})
@@ -102,6 +103,12 @@ class Database(Construct):
             apply_immediately=False,
             depends_on=[*log_groups, monitoring_policy],
         )
+
+    def allow_from(self, peer: SecurityGroup, id: str, description: str) -> VpcSecurityGroupIngressRule:
+        """Let members of `peer` connect to PostgreSQL; the only way into the database's group."""
+        return VpcSecurityGroupIngressRule(self, id, security_group_id=self.security_group.id, ip_protocol="tcp",
+                                           from_port=self.port, to_port=self.port,
+                                           referenced_security_group_id=peer.id, description=description)
 
     @property
     def secret_arn(self) -> str:

@@ -6,6 +6,7 @@ from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
 from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction, LbListenerDefaultActionRedirect
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
 from infra.access_logs import AccessLogBucket
@@ -22,9 +23,8 @@ class LoadBalancer(Construct):
     def __init__(self, scope: Construct, id: str, *, name: str, config: LoadBalancerConfig, network: Network,
                  access_logs: AccessLogBucket, target_port: int, health_check_path: str) -> None:
         super().__init__(scope, id)
-        self.config = config
         self.https = config.certificate_arn is not None
-        # Egress is granted by WebService, to its tasks only.
+        # Egress only through `allow_to`: the load balancer reaches its targets and nothing else.
         self.security_group = SecurityGroup(self, "sg", name=f"{name}-alb", vpc_id=network.vpc.id,
                                             description="Load balancer: HTTP(S) from the internet",
                                             tags={"Name": f"{name}-alb"})
@@ -62,6 +62,12 @@ class LoadBalancer(Construct):
             self.https_listener = None
             self.http_listener = LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
                                             default_action=[forward])
+
+    def allow_to(self, targets: SecurityGroup, port: int, id: str, description: str) -> VpcSecurityGroupEgressRule:
+        """Let the load balancer open connections to members of `targets` on `port`."""
+        return VpcSecurityGroupEgressRule(self, id, security_group_id=self.security_group.id, ip_protocol="tcp",
+                                          from_port=port, to_port=port, referenced_security_group_id=targets.id,
+                                          description=description)
 
     @property
     def url(self) -> str:

@@ -65,7 +65,7 @@ class WebService(Construct):
         environment = {
             "DB_HOST": database.address,
             "DB_PORT": str(database.port),
-            "DB_NAME": database.config.database_name,
+            "DB_NAME": database.database_name,
             "DB_SSLMODE": "require",
             "DB_SECRET_ARN": database.secret_arn,
             "PORT": str(config.container_port),
@@ -110,13 +110,9 @@ class WebService(Construct):
         VpcSecurityGroupIngressRule(self, "from-alb", security_group_id=self.security_group.id, ip_protocol="tcp",
                                     from_port=port, to_port=port, referenced_security_group_id=lb.security_group.id,
                                     description="App port from the load balancer")
-        VpcSecurityGroupEgressRule(self, "alb-to-tasks", security_group_id=lb.security_group.id, ip_protocol="tcp",
-                                   from_port=port, to_port=port, referenced_security_group_id=self.security_group.id,
-                                   description="Load balancer to the app tasks")
-        VpcSecurityGroupIngressRule(self, "db-from-tasks", security_group_id=database.security_group.id,
-                                    ip_protocol="tcp", from_port=database.port, to_port=database.port,
-                                    referenced_security_group_id=self.security_group.id,
-                                    description="PostgreSQL from the app tasks")
+        # Each group's owner writes the rules into its own group.
+        lb.allow_to(self.security_group, port, "to-tasks", "Load balancer to the app tasks")
+        database.allow_from(self.security_group, "from-tasks", "PostgreSQL from the app tasks")
         VpcSecurityGroupEgressRule(self, "to-db", security_group_id=self.security_group.id, ip_protocol="tcp",
                                    from_port=database.port, to_port=database.port,
                                    referenced_security_group_id=database.security_group.id,

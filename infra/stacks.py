@@ -1,13 +1,12 @@
 """The stacks: StateBucketStack (Terraform state, local state) and AppStack (one per environment).
 
 A stack only composes constructs and declares outputs; infra/policy.py checks each one when it is
-synthesized. When `AWS_ENDPOINT_URL` is set, the provider and the S3 backend talk to that endpoint
-(a local emulator) with the settings an emulator needs.
+synthesized. Given an `endpoint` (main.py passes `AWS_ENDPOINT_URL`), the provider and the S3 backend
+talk to it (a local emulator) with the settings an emulator needs.
 """
 from __future__ import annotations
 
 import json
-import os
 
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
@@ -37,15 +36,16 @@ LOCAL_STATE_PATH = "../../../terraform.bootstrap.tfstate"
 # Services this stack calls; each gets the custom endpoint when one is set.
 EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
                      "applicationautoscaling", "sts", "s3", "kms", "cloudwatch", "wafv2")
+# Rules that moved to the construct owning their security group; the `moved` blocks let a deployment
+# made before the move plan a rename instead of deleting and re-creating the rules (a gap in traffic).
+# Old address -> (construct id, rule id) of where the rule lives now.
+MOVED_RULES = {
+    "aws_vpc_security_group_egress_rule.service_alb-to-tasks_73E3A41E": ("load-balancer", "to-tasks"),
+    "aws_vpc_security_group_ingress_rule.service_db-from-tasks_8A9A37A7": ("database", "from-tasks"),
+}
 
 
-def custom_endpoint() -> str | None:
-    """The AWS SDKs' standard override; set only when targeting an emulator."""
-    return os.environ.get("AWS_ENDPOINT_URL") or None
-
-
-def aws_provider(scope: Construct, region: str, tags: dict[str, str]) -> AwsProvider:
-    endpoint = custom_endpoint()
+def aws_provider(scope: Construct, region: str, tags: dict[str, str], endpoint: str | None) -> AwsProvider:
     if endpoint is None:
         return AwsProvider(scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)])
     return AwsProvider(
@@ -61,12 +61,12 @@ def aws_provider(scope: Construct, region: str, tags: dict[str, str]) -> AwsProv
 class StateBucketStack(TerraformStack):
     """The S3 bucket that holds every environment's Terraform state. Applied once, with local state."""
 
-    def __init__(self, scope: Construct, id: str, *, config: BootstrapConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: BootstrapConfig, endpoint: str | None = None) -> None:
         super().__init__(scope, id)
         enforce(self)
         # Relative to cdktf.out/stacks/<stack>: the repository root, which outlives every re-synth.
         LocalBackend(self, path=LOCAL_STATE_PATH)
-        aws_provider(self, config.region, {"purpose": "terraform-state", "managed-by": "cdktf"})
+        aws_provider(self, config.region, {"purpose": "terraform-state", "managed-by": "cdktf"}, endpoint)
         self.bucket = S3Bucket(self, "state", bucket=config.state_bucket,
                                # Losing this bucket loses every stack's state: Terraform refuses to delete it.
                                lifecycle={"prevent_destroy": True})
@@ -88,13 +88,13 @@ class StateBucketStack(TerraformStack):
 class AppStack(TerraformStack):
     """One environment: network, key, database, registry, load balancer (access logs, WAF) and service, state in S3."""
 
-    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, endpoint: str | None = None) -> None:
         super().__init__(scope, id)
         enforce(self)
         prefix = config.prefix
         aws_provider(self, config.region, {"project": config.project, "environment": config.name,
-                                           "managed-by": "cdktf"})
-        self._backend(config)
+                                           "managed-by": "cdktf"}, endpoint)
+        self._backend(config, endpoint)
 
         key = EncryptionKey(self, "key", name=prefix, region=config.region)
         network = Network(self, "network", name=prefix, region=config.region, config=config.network, key=key)
@@ -129,12 +129,15 @@ class AppStack(TerraformStack):
         }
         for name, (value, description) in outputs.items():
             TerraformOutput(self, name, value=value, description=description)
+        self.add_override("moved", [
+            {"from": old, "to": f"{rule.terraform_resource_type}.{rule.friendly_unique_id}"}
+            for old, (owner, rule_id) in MOVED_RULES.items()
+            for rule in [self.node.find_child(owner).node.find_child(rule_id)]])
 
-    def _backend(self, config: EnvironmentConfig) -> None:
+    def _backend(self, config: EnvironmentConfig, endpoint: str | None) -> None:
         S3Backend(self, bucket=config.state_bucket, key=config.state_key, region=config.region, encrypt=True)
         # cdktf 0.21's S3BackendConfig has no `use_lockfile`: S3-native locking (Terraform >= 1.10) by override.
         self.add_override("terraform.backend.s3.use_lockfile", True)
-        endpoint = custom_endpoint()
         if endpoint is not None:
             for key, value in {"endpoints": {"s3": endpoint, "sts": endpoint}, "use_path_style": True,
                                "skip_credentials_validation": True, "skip_requesting_account_id": True,
@@ -143,9 +146,12 @@ class AppStack(TerraformStack):
                 self.add_override(f"terraform.backend.s3.{key}", value)
 
 
-def build(app: Construct, bootstrap: BootstrapConfig, envs: list[EnvironmentConfig]) -> list[str]:
-    """Add the bootstrap stack and one AppStack per environment to `app`; return the stack names."""
-    StateBucketStack(app, BOOTSTRAP_STACK, config=bootstrap)
+def build(app: Construct, bootstrap: BootstrapConfig, envs: list[EnvironmentConfig],
+          endpoint: str | None = None) -> list[str]:
+    """Add the bootstrap stack and one AppStack per environment to `app`; return the stack names.
+
+    `endpoint`: a local AWS emulator's URL to point every provider and backend at; None for AWS."""
+    StateBucketStack(app, BOOTSTRAP_STACK, config=bootstrap, endpoint=endpoint)
     for env in envs:
-        AppStack(app, env.name, config=env)
+        AppStack(app, env.name, config=env, endpoint=endpoint)
     return [BOOTSTRAP_STACK] + [env.name for env in envs]

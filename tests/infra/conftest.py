@@ -71,17 +71,10 @@ def outdir(tmp_path_factory) -> Path:
     from infra.stacks import AppStack, build
 
     out = tmp_path_factory.mktemp("synth") / "cdktf.out"
-    # The real stacks must not pick up an emulator endpoint from the shell running the tests.
-    outer_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
     app = App(outdir=str(out))
     build(app, environments.BOOTSTRAP, [*environments.ENVIRONMENTS.values(), VARIANT])
-    os.environ["AWS_ENDPOINT_URL"] = EMULATOR
-    try:
-        AppStack(app, "emulated", config=dataclasses.replace(environments.ENVIRONMENTS["dev"], name="emulated"))
-    finally:
-        del os.environ["AWS_ENDPOINT_URL"]
-        if outer_endpoint is not None:
-            os.environ["AWS_ENDPOINT_URL"] = outer_endpoint
+    AppStack(app, "emulated", config=dataclasses.replace(environments.ENVIRONMENTS["dev"], name="emulated"),
+             endpoint=EMULATOR)
     app.synth()
     return out
 

@@ -289,8 +289,8 @@ def test_main_writes_nothing_when_a_stack_breaks_the_policy(tmp_path, monkeypatc
     previous.write_text("previous synth")
     real_build = infra.stacks.build
 
-    def build_with_violation(app, bootstrap, envs):
-        names = real_build(app, bootstrap, envs)
+    def build_with_violation(app, bootstrap, envs, endpoint=None):
+        names = real_build(app, bootstrap, envs, endpoint)
         dev = app.node.find_child("dev")
         TerraformResource(dev, "forever", terraform_resource_type="aws_cloudwatch_log_group").add_override(
             "kms_key_id", "k")

@@ -65,3 +65,25 @@ def test_no_ingress_from_anywhere_except_the_load_balancer_on_80_and_443(app_sta
         if rule.get("cidr_ipv4") in OPEN or rule.get("cidr_ipv6") in OPEN:
             assert rule["security_group_id"] == lb_group, name
             assert rule["from_port"] == rule["to_port"] and rule["from_port"] in (80, 443), name
+
+
+def test_every_rule_is_written_by_the_construct_that_owns_its_group(app_stack):
+    # Like CDK's `connections`: a construct never edits another construct's security group.
+    owner_of = {f"${{aws_security_group.{key}.id}}": group["//"]["metadata"]["path"].split("/")[1]
+                for key, group in app_stack.resources("aws_security_group").items()}
+    for kind in ("ingress", "egress"):
+        for rule in app_stack.resources(f"aws_vpc_security_group_{kind}_rule").values():
+            writer = rule["//"]["metadata"]["path"].split("/")[1]
+            assert writer == owner_of[rule["security_group_id"]], rule["//"]["metadata"]["path"]
+
+
+def test_rules_that_moved_to_their_owner_are_renamed_in_state_not_recreated(app_stack):
+    # GIVEN a deployment made when WebService still wrote these two rules
+    moved = {m["from"]: m["to"] for m in app_stack.json["moved"]}
+    # THEN Terraform moves each old address onto the rule that now exists, so traffic never stops
+    assert set(moved) == {"aws_vpc_security_group_egress_rule.service_alb-to-tasks_73E3A41E",
+                          "aws_vpc_security_group_ingress_rule.service_db-from-tasks_8A9A37A7"}
+    for old, new in moved.items():
+        rtype, name = new.split(".")
+        assert rtype == old.split(".")[0] and name in app_stack.resources(rtype)
+        assert old.split(".")[1] not in app_stack.resources(rtype)
