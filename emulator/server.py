@@ -1,14 +1,11 @@
-"""Local AWS emulator: moto's werkzeug app, patched, served on loopback only.
-
-Library use (tests)::
+"""The local AWS emulator: moto's own ThreadedMotoServer, patched, on loopback only; and its lifecycle
+as a background process (pidfile), which `make demo` and the tests share.
 
     with Emulator(port=0) as emu:      # 0 = pick a free port
         boto3.client("ecs", endpoint_url=emu.endpoint, ...)
 
-CLI use: see ``python -m emulator --help``.
-
-moto keeps its state in module globals: every Emulator (and any other moto use)
-in one process shares it.  POST {endpoint}/moto-api/reset forgets everything.
+moto keeps its state in module globals: every Emulator (and any other moto use) in one process shares
+it. POST {endpoint}/moto-api/reset forgets everything.
 """
 
 from __future__ import annotations
@@ -23,37 +20,41 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+
+from moto.server import ThreadedMotoServer
 
 from . import patches
 
 DEFAULT_PORT = 5000
 ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def _loopback(host: str) -> str:
     try:
         return ALLOWED_HOSTS[host]
     except KeyError:
-        raise ValueError(
-            f"refusing to bind the emulator to {host!r}: only 127.0.0.1 or localhost "
-            "is allowed (it has no authentication)."
-        ) from None
+        raise ValueError(f"refusing to bind the emulator to {host!r}: only 127.0.0.1 or localhost "
+                         "is allowed (it has no authentication).") from None
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 class Emulator:
-    """Patched moto server in a background thread, bound to 127.0.0.1."""
+    """moto's ThreadedMotoServer with our patches, bound to 127.0.0.1."""
 
     def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
         self.host = _loopback(host)
         self.port = int(port)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedMotoServer | None = None
 
     @property
     def endpoint(self) -> str:
@@ -63,42 +64,24 @@ class Emulator:
     def bound_address(self) -> tuple[str, int]:
         if self._server is None:
             raise RuntimeError("emulator is not running")
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return self._server.get_host_and_port()
 
     def start(self) -> "Emulator":
         if self._server is not None:
             return self
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
         patches.apply_all()
-        app = DomainDispatcherApplication(create_backend_app)
-        # Bind in the caller's thread so "address in use" raises here.
-        self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
-        )
+        # ThreadedMotoServer binds in its own thread and would wait forever on a port in use: check first.
+        if self.port and not _port_free(self.host, self.port):
+            raise RuntimeError(f"port {self.port} on {self.host} is already in use")
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
         self.port = self.bound_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"emulator:{self.port}", daemon=True,
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def __enter__(self) -> "Emulator":
         return self.start()
@@ -120,10 +103,7 @@ def is_answering(endpoint: str, timeout: float = 1.0) -> bool:
 
 
 def banner(endpoint: str) -> str:
-    lines = [
-        f"AWS emulator (moto, patched) listening on {endpoint}",
-        f"export AWS_ENDPOINT_URL={endpoint}",
-    ]
+    lines = [f"AWS emulator (moto, patched) listening on {endpoint}", f"export AWS_ENDPOINT_URL={endpoint}"]
     lines += [f"export {k}={v}" for k, v in FAKE_CREDENTIALS.items()]
     lines.append("(fake credentials: any values work; the emulator does not check them)")
     return "\n".join(lines)
@@ -135,7 +115,6 @@ def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     emu = Emulator(port=port, host=host).start()
-    os.environ.setdefault("MOTO_PORT", str(emu.port))
     try:
         print(banner(emu.endpoint), flush=True)
         stop.wait()
@@ -145,20 +124,7 @@ def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
     return 0
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
-
+# -- a background process with a pidfile ------------------------------------------------------------
 
 def _pid_alive(pid: int) -> bool:
     try:
@@ -179,13 +145,17 @@ def _is_our_emulator(pid: int) -> bool:
     return b"emulator" in cmdline and b"start" in cmdline
 
 
-def start_background(
-    pidfile: str | Path,
-    port: int = DEFAULT_PORT,
-    host: str = "127.0.0.1",
-    logfile: str | Path | None = None,
-    timeout: float = 30.0,
-) -> str:
+def running_endpoint(pidfile: str | Path) -> str | None:
+    """The endpoint of the emulator the pidfile names, if it is still running and answering."""
+    pidfile = Path(pidfile)
+    fields = pidfile.read_text().split() if pidfile.exists() else []
+    if len(fields) >= 2 and _pid_alive(int(fields[0])) and is_answering(fields[1]):
+        return fields[1]
+    return None
+
+
+def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
+                     logfile: str | Path | None = None, timeout: float = 30.0) -> str:
     """Start the emulator as a detached process; return its endpoint once it answers."""
     host = _loopback(host)
     pidfile = Path(pidfile)
@@ -194,33 +164,27 @@ def start_background(
         if _pid_alive(old) and _is_our_emulator(old):
             raise RuntimeError(f"emulator already running (pid {old}, pidfile {pidfile})")
         pidfile.unlink()
-    port = _free_port(host) if port == 0 else port
+    if port == 0:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
     if not _port_free(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use")
     endpoint = f"http://{host}:{port}"
     logfile = Path(logfile) if logfile else pidfile.with_name(pidfile.name + ".log")
-    pkg_parent = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_parent, env.get("PYTHONPATH")]))
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     with open(logfile, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "start", "--port", str(port), "--host", host],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=pkg_parent,
-            env=env,
-            start_new_session=True,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", "emulator", "start", "--port", str(port), "--host", host],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
+                                start_new_session=True)
     pidfile.write_text(f"{proc.pid} {endpoint}\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pidfile.unlink(missing_ok=True)
-            raise RuntimeError(
-                f"emulator exited with code {proc.returncode}; see {logfile}:\n"
-                + Path(logfile).read_text(errors="replace")[-2000:]
-            )
+            raise RuntimeError(f"emulator exited with code {proc.returncode}; see {logfile}:\n"
+                               + Path(logfile).read_text(errors="replace")[-2000:])
         if is_answering(endpoint, timeout=0.5):
             return endpoint
         time.sleep(0.1)

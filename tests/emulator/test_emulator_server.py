@@ -119,3 +119,15 @@ def test_stop_ends_the_background_emulator_and_removes_the_pidfile(background_to
 def test_stop_without_a_running_emulator_succeeds_and_says_so(tmp_path):
     result = _cli("stop", "--pidfile", str(tmp_path / "missing.pid"))
     assert result.returncode == 0 and "not running" in result.stdout
+
+
+def test_a_port_in_use_is_refused_at_once_instead_of_waiting_on_moto_thread(emu):
+    with pytest.raises(RuntimeError, match=f"port {emu.port} on 127.0.0.1 is already in use"):
+        Emulator(port=emu.port).start()
+
+
+def test_the_emulator_is_moto_own_threaded_server():
+    from moto.server import ThreadedMotoServer
+
+    with Emulator(port=0) as local:
+        assert isinstance(local._server, ThreadedMotoServer)
