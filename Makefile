@@ -4,9 +4,11 @@ export PIPENV_VENV_IN_PROJECT := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 export CHECKPOINT_DISABLE := 1
-# Machines without registry access keep the AWS provider in a filesystem mirror.
-ifneq ($(wildcard /opt/tf-plugins/registry.terraform.io),)
-export TF_CLI_CONFIG_FILE := $(CURDIR)/tools/terraform-mirror.tfrc
+# Machines without registry access keep the AWS provider in a filesystem mirror (tools/mirror.py:
+# TF_PROVIDER_MIRROR, or the default folder when it exists).
+MIRROR_CONFIG := $(shell python3 -m tools.mirror)
+ifneq ($(MIRROR_CONFIG),)
+export TF_CLI_CONFIG_FILE := $(MIRROR_CONFIG)
 endif
 
 PYTHON := .venv/bin/python
@@ -34,11 +36,11 @@ test: setup
 ## Deploy the dev stack onto a local AWS emulator (moto, started in the background) and print its outputs.
 ## No AWS account or credentials; the emulator keeps running until `make demo-down`.
 demo: setup
-	$(PYTHON) tools/local_deploy.py up
+	$(PYTHON) -m tools.demo up
 
 ## Destroy the demo deployment, then stop the emulator
 demo-down:
-	$(if $(wildcard $(PYTHON)),$(PYTHON),python3) tools/local_deploy.py down
+	$(if $(wildcard $(PYTHON)),$(PYTHON) -m tools.demo down,@echo "Nothing to stop: make demo has not run here.")
 
 ## Only the deploy cycle on the emulator (init, plan, apply, re-plan, change, lock, destroy; ~6 min)
 test-deploy: setup

@@ -15,9 +15,9 @@ order, and records every step (command, exit code, output, wall time) and what b
   destroy     `terraform destroy`, then an inventory of the emulator equals the one taken before
               dev was applied
 
-`failed_apply` runs, on a second emulator and in a thread alongside the cycle, `tools/local_deploy.py up`
-(the `make demo` script, bootstrap included) whose apply fails half-way because a role with one of
-the stack's names already exists, then checks the state and runs `tools/local_deploy.py down`.
+`failed_apply` runs, on a second emulator and in a thread alongside the cycle, `python -m tools.demo up`
+(the `make demo` command, bootstrap included) whose apply fails half-way because a role with one of
+the stack's names already exists, then checks the state and runs `python -m tools.demo down`.
 
 A step that fails stops the steps after it (destroy still runs when something was applied); a test
 that reads a step which did not run fails and says why. Nothing is skipped.
@@ -40,17 +40,16 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
+from emulator.server import start_background, stop_background
+from infra.environments import ENVIRONMENTS
+from tools import terraform as tf
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from emulator.server import start_background, stop_background  # noqa: E402
-from tools import local_deploy as ld  # noqa: E402
-
-STACK = "dev"
-REGION = "us-east-1"
+# The environment `make demo` deploys: the first one configured, whatever its name.
+STACK = next(iter(ENVIRONMENTS))
+REGION = ENVIRONMENTS[STACK].region
 NEW_IMAGE_TAG = "0.2.0"
-CLASH_ROLE = "notes-dev-rds-monitoring"  # one of dev's IAM role names (infra/database.py)
+CLASH_ROLE = f"{ENVIRONMENTS[STACK].prefix}-rds-monitoring"  # one of the stack's IAM role names (infra/database.py)
 PROMPT = "Enter a value:"
 
 pytestmark = pytest.mark.integration
@@ -60,7 +59,7 @@ def client(endpoint: str, service: str) -> Any:
     # A session per client: the failed-apply scenario runs in a thread next to the cycle, and boto3's
     # default session is not safe to create clients from in two threads at once.
     return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=REGION,
-                                          aws_access_key_id=ld.FAKE_KEY, aws_secret_access_key=ld.FAKE_KEY)
+                                          aws_access_key_id=tf.FAKE_KEY, aws_secret_access_key=tf.FAKE_KEY)
 
 
 # -- what is on the emulator ------------------------------------------------------------------------
@@ -163,8 +162,8 @@ def state_object(endpoint: str, bucket: str, key: str) -> dict[str, Any]:
 class Record:
     """The steps and facts of one scenario, in order; what did not run and why."""
 
-    deployment: ld.LocalDeployment
-    steps: dict[str, ld.Step] = field(default_factory=dict)
+    deployment: tf.LocalDeployment
+    steps: dict[str, tf.Step] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
     not_run: dict[str, str] = field(default_factory=dict)
@@ -180,7 +179,7 @@ class Record:
             self.failure = self.failure or f"stage {name!r} raised {exc!r}\n{traceback.format_exc()}"
             self.not_run[name] = f"it raised {exc!r}"
             return None
-        if isinstance(result, ld.Step):
+        if isinstance(result, tf.Step):
             self.steps[name] = result
             if not result.ok and not may_fail:
                 self.failure = self.failure or (f"step {name!r} failed (exit {result.returncode}, log {result.log}):\n"
@@ -193,7 +192,7 @@ class Record:
         reason = self.not_run.get(name, self.failure or "it was never started")
         return f"{name!r} did not run or record anything, because: {reason}"
 
-    def step(self, name: str) -> ld.Step:
+    def step(self, name: str) -> tf.Step:
         if name not in self.steps:
             pytest.fail(self._missing(name), pytrace=False)
         return self.steps[name]
@@ -227,17 +226,17 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tools() -> ld.Tools:
+def tools() -> tf.Tools:
     try:
-        return ld.check_tools()
-    except ld.MissingTool as exc:
+        return tf.check_tools()
+    except tf.MissingTool as exc:
         pytest.fail(f"the deploy tests need these tools: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def cycle(emulator_endpoint, workdir, tools, failed_apply_scenario) -> Record:
     failed_apply_scenario.start()  # alongside: see FailedApplyScenario
-    deployment = ld.LocalDeployment(emulator_endpoint, workdir, STACK, mirror=tools.mirror, terraform=tools.terraform)
+    deployment = tf.LocalDeployment(emulator_endpoint, workdir, STACK, terraform=tools.terraform)
     record = Record(deployment)
     RECORDS["cycle"] = record
     started = time.monotonic()
@@ -247,12 +246,12 @@ def cycle(emulator_endpoint, workdir, tools, failed_apply_scenario) -> Record:
 
 
 class FailedApplyScenario:
-    """`local_deploy.py up` failing half-way on an emulator of its own, then `local_deploy.py down`.
+    """`tools.demo up` failing half-way on an emulator of its own, then `tools.demo down`.
 
     It runs in a thread next to the cycle: both spend most of their wall time in the provider's own
     waits (RDS, S3 lifecycle configuration), so overlapping them keeps the session short."""
 
-    def __init__(self, where: Path, tools: ld.Tools) -> None:
+    def __init__(self, where: Path, tools: tf.Tools) -> None:
         self.where, self.tools = where, tools
         self.pidfile = where / "emulator.pid"
         self.record: Record | None = None
@@ -273,8 +272,7 @@ class FailedApplyScenario:
 
     def _run(self) -> None:
         endpoint = start_background(self.pidfile, port=0, logfile=self.where / "emulator.log")
-        deployment = ld.LocalDeployment(endpoint, self.where / "work", STACK, mirror=self.tools.mirror,
-                                        terraform=self.tools.terraform)
+        deployment = tf.LocalDeployment(endpoint, self.where / "work", STACK, terraform=self.tools.terraform)
         record = Record(deployment)
         record.facts["endpoint"] = endpoint
         started = time.monotonic()
@@ -327,18 +325,30 @@ def aws(emulator_endpoint) -> Callable[[str], Any]:
 
 # -- the cycle --------------------------------------------------------------------------------------
 
-def _cdktf_deploy_bootstrap(deployment: ld.LocalDeployment, workdir: Path) -> ld.Step:
+def _cdktf_deploy_bootstrap(deployment: tf.LocalDeployment, workdir: Path) -> tf.Step:
     npx = shutil.which("npx")
     if npx is None or not (ROOT / "node_modules" / ".bin" / "cdktf").exists():
-        raise ld.MissingTool("npx cdktf is missing: run `make setup` (npm ci installs cdktf-cli 0.21.0)")
-    argv = [npx, "cdktf", "deploy", ld.BOOTSTRAP, "--auto-approve", "--skip-provider-lock", "--no-color",
+        raise tf.MissingTool("npx cdktf is missing: run `make setup` (npm ci installs cdktf-cli 0.21.0)")
+    argv = [npx, "cdktf", "deploy", tf.BOOTSTRAP, "--auto-approve", "--skip-provider-lock", "--no-color",
             "--output", str(deployment.outdir), "--outputs-file", str(workdir / "bootstrap-outputs.json")]
     env = deployment.env(ENVIRONMENTS=STACK, CI="1")
     env.pop("CDKTF_OUTDIR", None)
     return deployment.run("bootstrap-cdktf-deploy", argv, cwd=ROOT, env=env, timeout=600)
 
 
-def _backend(deployment: ld.LocalDeployment) -> tuple[str, str]:
+def _endpoints(deployment: tf.LocalDeployment) -> dict[str, set[str]]:
+    """Every endpoint each synthesized stack's provider and S3 backend would call, after the tool's own check."""
+    found = {}
+    for stack in (tf.BOOTSTRAP, STACK):
+        deployment.check_targets_emulator(stack)
+        config = deployment.stack_json(stack)
+        urls = {url for provider in config["provider"]["aws"] for url in provider["endpoints"][0].values()}
+        urls |= set(config["terraform"].get("backend", {}).get("s3", {}).get("endpoints", {}).values())
+        found[stack] = urls
+    return found
+
+
+def _backend(deployment: tf.LocalDeployment) -> tuple[str, str]:
     s3 = deployment.stack_json()["terraform"]["backend"]["s3"]
     return s3["bucket"], s3["key"]
 
@@ -352,7 +362,7 @@ def _read_until(proc: subprocess.Popen, sink: list[str], stop: threading.Event) 
         sink.append(chunk.decode(errors="replace"))
 
 
-def _locked_change(record: Record, deployment: ld.LocalDeployment, endpoint: str) -> None:
+def _locked_change(record: Record, deployment: tf.LocalDeployment, endpoint: str) -> None:
     """A real `terraform apply` holds the state lock at its prompt; a second plan and apply run meanwhile."""
     bucket, key = _backend(deployment)
     env = deployment.env()
@@ -395,18 +405,18 @@ def _locked_change(record: Record, deployment: ld.LocalDeployment, endpoint: str
         stop.set()
         reader.join(timeout=10)
     output = "".join(chunks)
-    record.steps["dev-apply-change"] = ld.Step("dev-apply-change", holder.args, holder.returncode,
+    record.steps["dev-apply-change"] = tf.Step("dev-apply-change", holder.args, holder.returncode,
                                                time.monotonic() - started, output)
     if holder.returncode != 0:
         record.failure = record.failure or f"the holding apply failed (exit {holder.returncode}):\n{output[-3000:]}"
     record.facts["lock-released"] = state_object(endpoint, bucket, key)
 
 
-def _run_cycle(record: Record, deployment: ld.LocalDeployment, endpoint: str, workdir: Path) -> None:
+def _run_cycle(record: Record, deployment: tf.LocalDeployment, endpoint: str, workdir: Path) -> None:
     applied = False
     try:
         record.run("bootstrap-cdktf-deploy", lambda: _cdktf_deploy_bootstrap(deployment, workdir))
-        record.run("targets-emulator", lambda: [deployment.check_targets_emulator(s) for s in (ld.BOOTSTRAP, STACK)])
+        record.run("targets-emulator", lambda: _endpoints(deployment))
         record.run("bootstrap-outputs", lambda: json.loads((workdir / "bootstrap-outputs.json").read_text()))
         record.run("baseline", lambda: inventory(endpoint))
         record.run("dev-init", lambda: deployment.init(STACK))
@@ -418,7 +428,7 @@ def _run_cycle(record: Record, deployment: ld.LocalDeployment, endpoint: str, wo
         record.run("outputs", lambda: deployment.outputs(STACK))
         record.run("observed", lambda: observe(endpoint, record.facts["outputs"], deployment.stack_json()))
         record.run("state-object", lambda: state_object(endpoint, *_backend(deployment)))
-        record.run("resources-in-state", lambda: ld.managed(deployment.state_list(STACK)))
+        record.run("resources-in-state", lambda: tf.managed(deployment.state_list(STACK)))
         # A release: the same stack with a new image tag.
         record.run("change-synth", lambda: deployment.synth(image_tag=NEW_IMAGE_TAG))
         record.run("change-init", lambda: deployment.init(STACK, "dev-init-after-change"))
@@ -437,14 +447,14 @@ def _run_cycle(record: Record, deployment: ld.LocalDeployment, endpoint: str, wo
 
 # -- the failed apply -------------------------------------------------------------------------------
 
-def _local_deploy(name: str, command: str, endpoint: str, workdir: Path, deployment: ld.LocalDeployment) -> ld.Step:
-    argv = [sys.executable, str(ROOT / "tools" / "local_deploy.py"), command, "--stack", STACK,
+def _local_deploy(name: str, command: str, endpoint: str, workdir: Path, deployment: tf.LocalDeployment) -> tf.Step:
+    argv = [sys.executable, "-m", "tools.demo", command, "--stack", STACK,
             "--endpoint", endpoint, "--workdir", str(workdir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return deployment.run(name, argv, cwd=ROOT, env=env, timeout=900)
 
 
-def _run_failed_apply(record: Record, deployment: ld.LocalDeployment, endpoint: str, workdir: Path) -> None:
+def _run_failed_apply(record: Record, deployment: tf.LocalDeployment, endpoint: str, workdir: Path) -> None:
     record.run("baseline", lambda: inventory(endpoint))
     iam = client(endpoint, "iam")
     iam.create_role(RoleName=CLASH_ROLE, AssumeRolePolicyDocument=json.dumps({
@@ -453,7 +463,7 @@ def _run_failed_apply(record: Record, deployment: ld.LocalDeployment, endpoint: 
     try:
         record.run("up", lambda: _local_deploy("local-deploy-up-failing", "up", endpoint, workdir, deployment),
                    may_fail=True)
-        record.run("resources-in-state", lambda: ld.managed(deployment.state_list(STACK)))
+        record.run("resources-in-state", lambda: tf.managed(deployment.state_list(STACK)))
         record.run("plan-after-failure", lambda: deployment.plan(STACK, "dev-plan-after-failure", out="continue.tfplan"))
         record.run("plan-after-failure-json", lambda: deployment.show_plan(STACK, "continue.tfplan"))
     finally:

@@ -9,6 +9,8 @@ import json
 import pytest
 
 from security.scan import load_skips, scan_plan
+from tests.deploy.conftest import STACK
+from tools import terraform as tf
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +55,8 @@ def test_cdktf_deploy_writes_the_state_bucket_name_to_its_outputs_file(cycle):
     assert outputs["bootstrap"]["state_bucket"] == cycle.deployment.stack_json()["terraform"]["backend"]["s3"]["bucket"]
 
 
-def test_the_synthesized_stacks_point_only_at_the_emulator(cycle):
-    assert cycle.fact("targets-emulator") is not None
+def test_the_synthesized_stacks_point_only_at_the_emulator(cycle, emulator_endpoint):
+    assert cycle.fact("targets-emulator") == {tf.BOOTSTRAP: {emulator_endpoint}, STACK: {emulator_endpoint}}
 
 
 def test_the_state_bucket_is_versioned_and_blocks_public_access(cycle, aws):

@@ -2,22 +2,16 @@
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MIRROR_CONFIG = ROOT / "tools" / "terraform-mirror.tfrc"
-MIRROR = Path("/opt/tf-plugins")
+from tools import mirror
 
 pytestmark = pytest.mark.integration
 
 
 def terraform_env() -> dict[str, str]:
-    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "CHECKPOINT_DISABLE": "1"}
-    if MIRROR.is_dir():
-        env["TF_CLI_CONFIG_FILE"] = str(MIRROR_CONFIG)
-    return env
+    return mirror.terraform_env({**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "CHECKPOINT_DISABLE": "1"})
 
 
 @pytest.mark.parametrize("stack", ["bootstrap", "dev", "prod", "variant", "emulated"])
@@ -28,7 +22,7 @@ def test_stack_passes_terraform_validate(stack, outdir, tmp_path):
     shutil.copytree(outdir / "stacks" / stack, workdir)
     init = subprocess.run([terraform, "init", "-backend=false", "-input=false", "-no-color"], cwd=workdir,
                           env=terraform_env(), capture_output=True, text=True, timeout=300)
-    assert init.returncode == 0, f"terraform init failed (provider mirror at {MIRROR}?):\n{init.stderr}"
+    assert init.returncode == 0, f"terraform init failed (provider mirror: {mirror.provider_mirror()}):\n{init.stderr}"
     validate = subprocess.run([terraform, "validate", "-no-color"], cwd=workdir, env=terraform_env(),
                               capture_output=True, text=True, timeout=300)
     assert validate.returncode == 0, validate.stdout + validate.stderr

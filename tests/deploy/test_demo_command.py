@@ -1,4 +1,4 @@
-"""`tools/local_deploy.py` stops early, saying what to install, when a tool is missing; it refuses
+"""`make demo` (tools/demo.py) stops early, saying what to install, when a tool is missing; it refuses
 anything that could reach beyond the emulator on this machine."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import local_deploy as ld
+from tools import terraform as tf
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def _bin_dir(tmp_path: Path, **programs: str | None) -> Path:
 
 def _up(tmp_path: Path, path: str, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "local_deploy.py"), "up", "--workdir",
+    return subprocess.run([sys.executable, "-m", "tools.demo", "up", "--workdir",
                            str(tmp_path / "work"), *extra], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -70,9 +70,8 @@ def offline_up(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     where = tmp_path_factory.mktemp("offline")
     config = where / "offline.tfrc"
     config.write_text('provider_installation {\n  network_mirror {\n    url = "https://127.0.0.1:9/"\n  }\n}\n')
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config)}
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "local_deploy.py"), "up", "--workdir",
-                             str(where / "work"), "--provider-mirror", str(where / "no-mirror")],
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_PROVIDER_MIRROR": "none"}
+    result = subprocess.run([sys.executable, "-m", "tools.demo", "up", "--workdir", str(where / "work")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     return result, where / "work"
 
@@ -97,18 +96,18 @@ def test_up_refuses_an_endpoint_that_is_not_an_emulator_on_this_machine(tmp_path
 
 
 def test_terraform_never_runs_on_a_stack_whose_provider_does_not_point_at_the_emulator(tmp_path):
-    deployment = ld.LocalDeployment("http://127.0.0.1:4566", tmp_path, "dev")
-    stack = deployment.stack_dir("dev")
+    deployment = tf.LocalDeployment("http://127.0.0.1:4566", tmp_path, "any")
+    stack = deployment.stack_dir("any")
     stack.mkdir(parents=True)
     (stack / "cdk.tf.json").write_text(json.dumps({"provider": {"aws": [{"region": "us-east-1"}]}}))
-    with pytest.raises(ld.DeployError, match="refusing to run Terraform"):
-        deployment.check_targets_emulator("dev")
+    with pytest.raises(tf.DeployError, match="refusing to run Terraform"):
+        deployment.check_targets_emulator("any")
 
 
 def test_every_run_gets_fake_credentials_and_never_the_users_aws_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_PROFILE", "production")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
-    env = ld.LocalDeployment("http://127.0.0.1:4566", tmp_path, "dev").env()
+    env = tf.LocalDeployment("http://127.0.0.1:4566", tmp_path, "any").env()
     assert ({k: env.get(k) for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL")}
             == {"AWS_PROFILE": None, "AWS_SESSION_TOKEN": None, "AWS_ACCESS_KEY_ID": "test",
                 "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"})
