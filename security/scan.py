@@ -3,7 +3,9 @@
     .venv/bin/python -m security.scan [cdktf.out]     every stack: passed / failed / skipped, exit 1 on a problem
 
 "failed" counts failed checks the skip list (security/checkov-skips.toml) does not explain; "skipped"
-counts those it does.
+counts those it does. An entry applies by what makes it true, never by a stack's name: the kind of stack
+(`bootstrap`, or `app` for every environment) and, optionally, `when`: the settings under which the
+check fails (e.g. `{ "load_balancer.http_only" = true }`), read from each stack's configuration.
 
 checkov lives in its own venv (`tools/setup.sh checkov`); set CHECKOV to use another binary. It reads
 CDKTF output only as `-f <stack>/cdk.tf.json --framework terraform_json` (`-d` scans nothing there),
@@ -16,10 +18,12 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIP_LIST = ROOT / "security" / "checkov-skips.toml"
@@ -39,24 +43,54 @@ class Finding:
         return self.resource.rsplit(".", 1)[-1]
 
 
+KINDS = ("bootstrap", "app")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A synthesized stack and the configuration it was built from (BootstrapConfig or EnvironmentConfig)."""
+
+    name: str
+    kind: str
+    config: Any
+
+    def setting(self, dotted: str) -> Any:
+        value = self.config
+        for part in dotted.split("."):
+            if not hasattr(value, part):
+                raise ValueError(f"`when` names {dotted!r}, which is not a setting of a {self.kind} stack")
+            value = getattr(value, part)
+        return value
+
+
 @dataclass(frozen=True)
 class Skip:
     check: str
-    stacks: tuple[str, ...]
+    kind: str
+    """`bootstrap` or `app`: the kind of stack the entry is about."""
     resource: str
     reason: str
+    when: tuple[tuple[str, Any], ...] = ()
+    """Settings that must all hold for the check to fail: (dotted field, value) pairs."""
 
-    def covers(self, stack: str, finding: Finding) -> bool:
+    def applies(self, stack: Stack) -> bool:
+        return stack.kind == self.kind and all(stack.setting(k) == v for k, v in self.when)
+
+    def covers(self, stack: Stack, finding: Finding) -> bool:
         # cdktf appends an 8-digit hash to every logical ID below the stack's top level.
-        return (finding.check_id == self.check and stack in self.stacks and
+        return (finding.check_id == self.check and self.applies(stack) and
                 re.fullmatch(re.escape(self.resource) + r"(_[0-9A-F]{8})?", finding.logical_id) is not None)
+
+    def describe(self) -> str:
+        return f"{self.check} on {self.resource}" + (
+            " when " + ", ".join(f"{k} = {v!r}" for k, v in self.when) if self.when else "")
 
 
 @dataclass(frozen=True)
 class Report:
     """One checkov run on one stack (or one plan of it)."""
 
-    stack: str
+    stack: Stack
     passed: int
     failed: tuple[Finding, ...]
 
@@ -65,37 +99,41 @@ class Report:
         return [f for f in self.failed if not any(s.covers(self.stack, f) for s in skips)]
 
     def stale(self, skips: list[Skip]) -> list[Skip]:
-        """Entries for this stack whose check no longer fails here: remove them from the list."""
-        return [s for s in skips if self.stack in s.stacks and not any(s.covers(self.stack, f) for f in self.failed)]
+        """Entries that apply to this stack but whose check no longer fails here: fix or remove them."""
+        return [s for s in skips if s.applies(self.stack) and not any(s.covers(self.stack, f) for f in self.failed)]
 
     def skipped(self, skips: list[Skip]) -> list[Finding]:
         return [f for f in self.failed if any(s.covers(self.stack, f) for s in skips)]
 
     def problems(self, skips: list[Skip]) -> list[str]:
         """Unexplained failures and stale entries, one line each; empty when the stack is clean."""
-        return ([f"{self.stack}: {f.check_id} failed on {f.resource}: {f.name}" for f in self.unexplained(skips)] +
-                [f"{self.stack}: skip entry {s.check} on {s.resource} no longer fails: remove it from "
+        return ([f"{self.stack.name}: {f.check_id} failed on {f.resource}: {f.name}" for f in self.unexplained(skips)] +
+                [f"{self.stack.name}: skip entry {s.describe()} no longer fails: remove it from "
                  f"{SKIP_LIST.relative_to(ROOT)}" for s in self.stale(skips)])
 
 
 def load_skips(path: Path = SKIP_LIST) -> list[Skip]:
-    """The skip list, each entry checked: a checkov ID, stacks, a resource and a reason."""
+    """The skip list, each entry checked: a checkov ID, a kind of stack, a resource, a reason, maybe `when`."""
     entries = tomllib.loads(path.read_text()).get("skip", [])
     skips = []
     for i, entry in enumerate(entries):
         where = f"{path.name} entry {i + 1} ({entry.get('check')})"
-        if set(entry) != {"check", "stacks", "resource", "reason"}:
-            raise ValueError(f"{where}: needs exactly check, stacks, resource and reason; has {sorted(entry)}")
+        if not {"check", "kind", "resource", "reason"} <= set(entry) <= {"check", "kind", "resource", "reason", "when"}:
+            raise ValueError(f"{where}: needs check, kind, resource and reason (and optionally when); "
+                             f"has {sorted(entry)}")
         if not _CHECK_ID.fullmatch(entry["check"]):
             raise ValueError(f"{where}: {entry['check']!r} is not a checkov check ID")
-        if not entry["stacks"] or not all(isinstance(s, str) and s for s in entry["stacks"]):
-            raise ValueError(f"{where}: stacks must be a non-empty list of stack names")
+        if entry["kind"] not in KINDS:
+            raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}, not {entry['kind']!r}")
+        if not isinstance(entry.get("when", {}), dict):
+            raise ValueError(f"{where}: when must be a table of settings, e.g. {{ \"load_balancer.http_only\" = true }}")
         if len(entry["reason"].split()) < 6:
             raise ValueError(f"{where}: give the reason in a sentence")
-        skips.append(Skip(entry["check"], tuple(entry["stacks"]), entry["resource"], entry["reason"]))
-    duplicates = {(s.check, s.resource, st) for s in skips for st in s.stacks}
-    if len(duplicates) != sum(len(s.stacks) for s in skips):
-        raise ValueError(f"{path.name}: a check, resource and stack appear in more than one entry")
+        skips.append(Skip(entry["check"], entry["kind"], entry["resource"], entry["reason"],
+                          tuple(sorted(entry.get("when", {}).items()))))
+    keys = [(s.check, s.kind, s.resource, s.when) for s in skips]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{path.name}: a check, kind, resource and condition appear in more than one entry")
     return skips
 
 
@@ -106,7 +144,7 @@ def checkov_binary() -> Path:
     return path
 
 
-def scan(path: Path, framework: str, stack: str) -> Report:
+def scan(path: Path, framework: str, stack: Stack) -> Report:
     """Run checkov on one file; fail unless it parsed the file and ran checks on it."""
     command = [str(checkov_binary()), "-f", str(path), "--framework", framework, "--output", "json",
                # No calls home: no guideline download, no version check, no platform.
@@ -129,17 +167,26 @@ def scan(path: Path, framework: str, stack: str) -> Report:
     return Report(stack=stack, passed=summary["passed"], failed=failed)
 
 
-def scan_stack(outdir: Path, stack: str) -> Report:
+def scan_stack(outdir: Path, stack: Stack) -> Report:
     """checkov on one synthesized stack (`<outdir>/stacks/<stack>/cdk.tf.json`)."""
-    return scan(outdir / "stacks" / stack / "cdk.tf.json", "terraform_json", stack)
+    path = outdir / "stacks" / stack.name / "cdk.tf.json"
+    document = json.loads(path.read_text())
+    if "moved" not in document:
+        return scan(path, "terraform_json", stack)
+    # checkov 3.3's terraform_json parser fails on `moved` blocks, which only rename state addresses and
+    # hold nothing to check: scan a copy without them.
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "cdk.tf.json"
+        copy.write_text(json.dumps({k: v for k, v in document.items() if k != "moved"}))
+        return scan(copy, "terraform_json", stack)
 
 
-def scan_plan(plan_json: Path, stack: str) -> Report:
+def scan_plan(plan_json: Path, stack: Stack) -> Report:
     """checkov on `terraform show -json <planfile>` output for `stack`: resolved values and graph checks."""
     return scan(plan_json, "terraform_plan", stack)
 
 
-def scan_terraform_plan(workdir: Path, planfile: str, stack: str, env: dict[str, str] | None = None) -> Report:
+def scan_terraform_plan(workdir: Path, planfile: str, stack: Stack, env: dict[str, str] | None = None) -> Report:
     """`terraform show -json <planfile>` in an initialized `workdir`, then checkov on that plan JSON."""
     shown = subprocess.run(["terraform", "show", "-json", "-no-color", planfile], cwd=workdir, env=env,
                            capture_output=True, text=True, timeout=300)
@@ -164,11 +211,23 @@ def scan_secrets(directory: Path) -> list[str]:
             for c in r.get("results", {}).get("failed_checks", [])]
 
 
-def scan_all(outdir: Path) -> list[Report]:
-    """Every stack in `outdir`, in parallel (each run is one ~2 s checkov process)."""
-    stacks = sorted(p.name for p in (outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file())
+def stacks_of(bootstrap: Any, environments: dict[str, Any]) -> dict[str, Stack]:
+    """The stacks main.py builds from a configuration: the bootstrap stack and one per environment."""
+    from infra.stacks import BOOTSTRAP_STACK
+
+    return {BOOTSTRAP_STACK: Stack(BOOTSTRAP_STACK, "bootstrap", bootstrap),
+            **{name: Stack(name, "app", config) for name, config in environments.items()}}
+
+
+def scan_all(outdir: Path, stacks: dict[str, Stack]) -> list[Report]:
+    """Every stack in `outdir`, in parallel (each run is one ~2 s checkov process); each must be in `stacks`."""
+    found = sorted(p.name for p in (outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file())
+    unknown = [name for name in found if name not in stacks]
+    if unknown:
+        raise ValueError(f"no configuration for stack(s) {', '.join(unknown)} in {outdir}: synthesize again "
+                         "(`make synth`) or remove them")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return list(pool.map(lambda s: scan_stack(outdir, s), stacks))
+        return list(pool.map(lambda name: scan_stack(outdir, stacks[name]), found))
 
 
 def describe(reports: list[Report], skips: list[Skip]) -> tuple[str, bool]:
@@ -176,14 +235,17 @@ def describe(reports: list[Report], skips: list[Skip]) -> tuple[str, bool]:
     lines = [f"{'stack':<10} {'passed':>6} {'failed':>6} {'skipped':>7}"]
     problems = []
     for r in reports:
-        lines.append(f"{r.stack:<10} {r.passed:>6} {len(r.unexplained(skips)):>6} {len(r.skipped(skips)):>7}")
+        lines.append(f"{r.stack.name:<10} {r.passed:>6} {len(r.unexplained(skips)):>6} {len(r.skipped(skips)):>7}")
         problems += r.problems(skips)
     return "\n".join(lines + problems), not problems
 
 
 def main(argv: list[str]) -> int:
+    from infra import environments
+
     outdir = Path(argv[0] if argv else "cdktf.out")
-    text, clean = describe(scan_all(outdir), load_skips())
+    stacks = stacks_of(environments.BOOTSTRAP, environments.ENVIRONMENTS)
+    text, clean = describe(scan_all(outdir, stacks), load_skips())
     print(text)
     return 0 if clean else 1
 

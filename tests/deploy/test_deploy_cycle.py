@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from security.scan import load_skips, scan_plan
+from infra.environments import ENVIRONMENTS
+from security.scan import Stack, load_skips, scan_plan
 from tests.deploy.conftest import STACK
 from tools import terraform as tf
 
@@ -85,11 +86,11 @@ def test_the_first_plan_creates_every_resource_of_the_stack_and_nothing_else(cyc
 
 
 def test_the_applied_plan_passes_checkov_but_for_the_reviewed_skip_list(cycle, tmp_path):
-    # The plan holds resolved values, so checkov's graph checks see what was really applied. The
-    # cycle's dev stack is dev pointed at the emulator: the skip list calls that stack "emulated".
+    # The plan holds resolved values, so checkov's graph checks see what was really applied; the skip
+    # list applies by the stack's settings.
     plan_json = tmp_path / "dev-plan.json"
     plan_json.write_text(json.dumps(cycle.fact("dev-plan-json")))
-    report = scan_plan(plan_json, "emulated")
+    report = scan_plan(plan_json, Stack(STACK, "app", ENVIRONMENTS[STACK]))
     assert report.passed > 0
     assert report.problems(load_skips()) == []
 

@@ -32,7 +32,7 @@ def emulator_endpoint():
         server.stop()
 
 
-def test_emulated_stack_plan_fails_no_check_outside_the_skip_list(outdir, tmp_path, emulator_endpoint):
+def test_emulated_stack_plan_fails_no_check_outside_the_skip_list(outdir, tmp_path, emulator_endpoint, stack_configs):
     terraform = shutil.which("terraform")
     assert terraform, "terraform is not on PATH"
     # GIVEN the emulated stack pointed at this test's server, with a state bucket of its own there
@@ -52,7 +52,7 @@ def test_emulated_stack_plan_fails_no_check_outside_the_skip_list(outdir, tmp_pa
                                 text=True, timeout=300)
         assert result.returncode == 0, f"terraform {command[0]} failed:\n{result.stdout[-2000:]}{result.stderr}"
     # WHEN checkov scans the plan
-    report = scan_terraform_plan(workdir, "plan.tfplan", "emulated", env=env)
+    report = scan_terraform_plan(workdir, "plan.tfplan", stack_configs["emulated"], env=env)
     # THEN it finds exactly what the skip list explains for this stack
     assert report.passed > 0
     assert report.problems(load_skips()) == []
