@@ -80,6 +80,9 @@ def test_kms_key_rotates_and_names_its_actions(app_stack):
     key = app_stack.one("aws_kms_key")
     assert key["enable_key_rotation"] is True
     assert key["deletion_window_in_days"] == 30
+    statements = json.loads(key["policy"])["Statement"]
+    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert len(statements) >= 2 and all(re.fullmatch(r"kms:[A-Z][A-Za-z]+", a) for a in actions), actions
 
 
 def test_synthesized_json_contains_no_password_or_secret_value(outdir):
