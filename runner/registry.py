@@ -1,0 +1,241 @@
+"""The local image registry: the CNCF distribution registry (Debian `docker-registry`, the registry API
+ECR serves) as a background process on 127.0.0.1, its blobs under the work folder, its pid in a pidfile.
+
+    registry = Registry(RegistrySettings(workdir=Path(".local-deploy")))
+    registry.start()            # safe to repeat: returns the running one
+    registry.address            # "127.0.0.1:PORT", for image names: f"{registry.address}/notes-app:TAG"
+    registry.stop()             # safe to repeat; leaves no process behind
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BINARY = "docker-registry"
+# What a registry answers for a tag: its manifest in any of these formats, with the digest in a header.
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+])
+
+
+class RegistryError(Exception):
+    """The registry cannot be started, reached or asked; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Where the registry keeps its files and where it listens."""
+
+    workdir: Path = ROOT / ".local-deploy"
+    """The work folder; the registry uses `<workdir>/registry/` (blobs, config, pidfile, log)."""
+    port: int = 0
+    """The port on 127.0.0.1; 0 picks a free one at start (the one in use is in `state.json`)."""
+    start_timeout: float = 15.0
+    """Seconds to wait for a started registry to answer `GET /v2/`."""
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.workdir) / "registry"
+
+
+def _direct() -> urllib.request.OpenerDirector:
+    # Loopback only: never through an HTTP proxy from the environment.
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_registry(pid: int, config: Path) -> bool:
+    """Guard against a stale pidfile naming a recycled pid: it must be our binary with our config."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part.endswith(BINARY.encode()) for part in cmdline) and str(config).encode() in cmdline
+
+
+class Registry:
+    """One registry per work folder, shared by every process that names the same folder."""
+
+    def __init__(self, settings: RegistrySettings = RegistrySettings()) -> None:
+        self.settings = settings
+        folder = settings.folder
+        self.config = folder / "config.yml"
+        self.pidfile = folder / "registry.pid"
+        self.state = folder / "state.json"
+        self.log = folder / "registry.log"
+        self.storage = folder / "storage"
+
+    # -- what is running ------------------------------------------------------------------------
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) and _is_registry(pid, self.config) else None
+
+    @property
+    def address(self) -> str:
+        """host:port of the running registry; raises when it is not running."""
+        if self._running_pid() is None:
+            raise RegistryError(f"the local registry of {self.settings.workdir} is not running: "
+                                "start it with `python -m runner.registry start` (or `python -m runner.image push`)")
+        return json.loads(self.state.read_text())["address"]
+
+    def running(self) -> bool:
+        return self._running_pid() is not None
+
+    def answering(self, address: str, timeout: float = 1.0) -> bool:
+        try:
+            with _direct().open(f"http://{address}/v2/", timeout=timeout) as response:
+                return response.status == 200
+        except (OSError, urllib.error.HTTPError):
+            return False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start the registry unless it already runs; return its address."""
+        if self.running():
+            return self.address
+        if shutil.which(BINARY) is None:
+            raise RegistryError(f"{BINARY} is not installed: apt-get install docker-registry "
+                                "(or run tools/setup.sh containers)")
+        port = self.settings.port or _free_port()
+        address = f"127.0.0.1:{port}"
+        # Another server on the port would answer for us: refuse before starting.
+        if not _port_free(port):
+            raise RegistryError(f"port {port} on 127.0.0.1 is already in use: choose another port "
+                                "(0 picks a free one), or stop what listens there")
+        self.storage.mkdir(parents=True, exist_ok=True)
+        # JSON is YAML: the config is written without a YAML library.
+        self.config.write_text(json.dumps({
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(self.storage)}, "delete": {"enabled": True}},
+            "http": {"addr": address},
+        }, indent=2) + "\n")
+        with self.log.open("ab") as log:
+            process = subprocess.Popen([BINARY, "serve", str(self.config)], stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pidfile.write_text(f"{process.pid}\n")
+        self.state.write_text(json.dumps({"address": address, "pid": process.pid}) + "\n")
+        deadline = time.monotonic() + self.settings.start_timeout
+        while not (self.answering(address) and process.poll() is None):
+            if process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = self.log.read_text(errors="replace")[-1500:]
+                raise RegistryError(f"the registry did not answer on {address} within "
+                                    f"{self.settings.start_timeout:.0f} s (is the port in use?); "
+                                    f"its log {self.log} ends with:\n{tail}")
+            time.sleep(0.1)
+        return address
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the registry if it runs (SIGTERM, then SIGKILL); keep its blobs."""
+        pid = self._running_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.05)
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                _reap(pid, block=True)
+        self.pidfile.unlink(missing_ok=True)
+        self.state.unlink(missing_ok=True)
+
+    # -- questions -------------------------------------------------------------------------------
+
+    def digest(self, repository: str, tag: str) -> str:
+        """The manifest digest the registry serves for repository:tag (what `docker pull` resolves)."""
+        address = self.address
+        request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", method="HEAD",
+                                         headers={"Accept": MANIFEST_TYPES})
+        try:
+            with _direct().open(request, timeout=10) as response:
+                return response.headers["Docker-Content-Digest"]
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                raise RegistryError(f"the registry at {address} has no image {repository}:{tag}: "
+                                    "build and push it with `python -m runner.image push`") from None
+            raise RegistryError(f"the registry at {address} answered {error.code} for {repository}:{tag}") from None
+        except OSError as error:
+            raise RegistryError(f"the registry at {address} does not answer ({error}): "
+                                "restart it with `python -m runner.registry stop` then `start`") from None
+
+
+def _reap(pid: int, block: bool = False) -> None:
+    """Collect the exit status when the registry is our own child, so that it leaves no zombie."""
+    try:
+        os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runner.registry", description="The local image registry.")
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("--workdir", default=str(RegistrySettings.workdir), help="work folder (default .local-deploy)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    registry = Registry(RegistrySettings(workdir=Path(args.workdir), port=args.port))
+    try:
+        if args.command == "start":
+            print(registry.start())
+        elif args.command == "stop":
+            registry.stop()
+        elif registry.running():
+            print(registry.address)
+        else:
+            print("not running", file=sys.stderr)
+            return 1
+    except RegistryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Shared by the runner's tests: one local registry and one app image per test session.
+
+- `registry`: a `runner.registry.Registry` running on 127.0.0.1 (free port) with its files in a session
+  temporary folder; `registry.address` is "127.0.0.1:PORT". Stopped at the end of the session.
+- `app_image`: a `runner.image.PushedImage` of app/ built from app/Dockerfile and pushed to `registry`;
+  `.reference` ("127.0.0.1:PORT/notes-app:TAG"), `.pinned` (".../notes-app@sha256:..."), `.digest`.
+  Pull it with `podman pull --tls-verify=false <reference>`. The first build on a machine takes about
+  2.5 min (stand-in base from Debian packages); later ones reuse the cached base and layers (~5 s).
+- `built_image`: the `runner.image.BuiltImage` behind `app_image` (local name, tag, image id, size).
+- `podman`: argv prefix for podman with its own storage in a session folder (nothing left in the
+  machine's storage) and the flags that work here (runc, cgroupfs).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from runner.image import BuiltImage, ImageSettings, PushedImage, build, push
+from runner.registry import Registry, RegistrySettings
+
+# crun refuses this machine's cgroups; runc needs cgroupfs (measured: ../shared/FIELD-NOTES.md).
+PODMAN_FLAGS = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> Registry:
+    started = Registry(RegistrySettings(workdir=tmp_path_factory.mktemp("registry-work")))
+    started.start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def image_settings() -> ImageSettings:
+    """The app as it is in this working tree, with the machine's shared build cache."""
+    return ImageSettings()
+
+
+@pytest.fixture(scope="session")
+def built_image(image_settings) -> BuiltImage:
+    return build(image_settings)
+
+
+@pytest.fixture(scope="session")
+def app_image(built_image, registry, image_settings) -> PushedImage:
+    return push(built_image, registry, image_settings)
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory) -> list[str]:
+    assert shutil.which("podman"), "podman is not installed: apt-get install podman (tools/setup.sh containers)"
+    storage = tmp_path_factory.mktemp("podman")
+    prefix = ["podman", "--root", str(storage / "root"), "--runroot", str(storage / "run"), *PODMAN_FLAGS]
+    yield prefix
+    # Containers are removed by the tests that start them (--rm); the images go with the folder.
+    subprocess.run(prefix + ["rm", "--all", "--force"], capture_output=True, timeout=120)
+    subprocess.run(prefix + ["rmi", "--all", "--force"], capture_output=True, timeout=120)
+    subprocess.run(["umount", "-R", str(storage / "root" / "overlay")], capture_output=True)
