@@ -1,33 +1,72 @@
 """Typed settings for every environment, their documented defaults, and their validation.
 
-This module imports nothing from cdktf, so bad configuration fails in a fraction of a second,
-before any provider code loads and before anything is written.
+Types are checked by pydantic (strict mode: no coercion, so `'8000'`, `1.5`, `'false'` or a dict where a
+section belongs are refused, as is a misspelt field name); the rules on values, between fields and between
+environments are the `__post_init__` checks below. Every error is a ConfigError whose message starts
+with the setting's dotted name. This module imports nothing from cdktf, so bad configuration fails in
+a fraction of a second, before any provider code loads and before anything is written.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import field
 from typing import Literal
+
+import pydantic
+from pydantic.dataclasses import dataclass
 
 
 class ConfigError(ValueError):
     """A setting is invalid. The message starts with the field's dotted name."""
 
 
+class ConfigWarning(UserWarning):
+    """A setting is valid but risky; main.py prints it and carries on."""
+
+
 def _fail(field_name: str, message: str) -> None:
     raise ConfigError(f"{field_name}: {message}")
 
 
-_NAME = re.compile(r"^[a-z][a-z0-9]{1,9}$")
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_ZONE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_IMAGE_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+# The stack that holds the state bucket; no environment may take its name.
+BOOTSTRAP_STACK = "bootstrap"
+# app/__main__.py's uvicorn keep-alive: the load balancer must close idle connections before the app does,
+# or a request sent on a connection the app is closing gets a 502.
+APP_KEEP_ALIVE_SECONDS = 65
+# The shortest AWS name limit that `<project>-<name>` is part of: the access-log bucket's `bucket_prefix`
+# (at most 37 characters) is `<project>-<name>-access-logs-`. The load balancer and target group names
+# (`<project>-<name>-alb`, `-app`, at most 32) and IAM roles (64) fit when this does.
+PREFIX_MAX = 37 - len("-access-logs-")
+
+_NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
+_PROJECT = re.compile(r"[a-z][a-z0-9-]{0,18}[a-z0-9]")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_IMAGE_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+_CERT_ARN = re.compile(r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+")
+_PATH = re.compile(r"/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}")
 _PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+# S3 refuses bucket names that start with these; every bucket name here starts with the project.
+_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+# Tags that every tool treats as moving. The repository's tags are immutable: such a tag can be pushed
+# once and never again, so the second release would fail at `docker push`.
+MUTABLE_LOOKING_TAGS = frozenset({"latest"})
+
+# RDS for PostgreSQL instance families and sizes (AWS's "DB instance classes" table). botocore ships no
+# list of RDS classes, and EC2's list of instance types would accept families RDS does not offer: a
+# known family and a known size catch the typo (`db.t4g.mirco`, `db.m5.larg`) that RDS only refuses
+# at apply time, half-way through a deployment.
+RDS_FAMILIES = frozenset({
+    "t3", "t4g", "m5", "m5d", "m6g", "m6gd", "m6i", "m6id", "m6idn", "m6in", "m7g", "m7gd", "m7i", "m8g",
+    "r5", "r5b", "r5d", "r6g", "r6gd", "r6i", "r6id", "r6idn", "r6in", "r7g", "r7gd", "r7i", "r8g",
+    "x2g", "x2idn", "x2iedn", "x2iezn"})
+RDS_SIZES = ("micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
+             "16xlarge", "24xlarge", "32xlarge", "48xlarge")
+# gp3 storage: RDS's minimum for PostgreSQL and its ceiling (GiB).
+STORAGE_GB = (20, 65536)
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -44,50 +83,97 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
+# AWS WAF's bounds for a rate-based rule's limit (requests per client IP in the evaluation window).
+WAF_RATE_LIMIT = (10, 2_000_000_000)
+
 NatStrategy = Literal["none", "single", "per_az"]
 MigrationStrategy = Literal["on_start", "task"]
 
 
-@dataclass(frozen=True)
+def _settings(section: str):
+    """A frozen, keyword-only pydantic dataclass whose errors are ConfigErrors naming `section.field`.
+
+    Strict mode refuses what Python would otherwise let through or crash on later ('8000' for an int,
+    'false' for a bool, a dict for a section); `extra='forbid'` refuses a misspelt field.
+    """
+    def decorate(cls):
+        cls = dataclass(frozen=True, kw_only=True,
+                        config=pydantic.ConfigDict(strict=True, extra="forbid"))(cls)
+        validated_init = cls.__init__
+
+        @functools.wraps(validated_init)
+        def __init__(self, *args, **kwargs) -> None:
+            try:
+                validated_init(self, *args, **kwargs)
+            except pydantic.ValidationError as exc:
+                raise _config_error(section, cls.__name__, exc) from None
+
+        cls.__init__ = __init__
+        return cls
+    return decorate
+
+
+def _config_error(section: str, class_name: str, exc: pydantic.ValidationError) -> ConfigError:
+    problems = []
+    for error in exc.errors(include_url=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigError):
+            return cause  # raised by __post_init__, which runs only once every type is right
+        path = ".".join(p for p in (section, *map(str, error["loc"])) if p)
+        if error["type"] == "unexpected_keyword_argument":
+            problems.append(f"{path}: is not a setting of {class_name}")
+        elif error["type"] in ("missing", "missing_keyword_only_argument"):
+            problems.append(f"{path}: is required")
+        elif error["type"] == "unexpected_positional_argument":
+            return ConfigError(f"{section or class_name}: pass settings by name, e.g. {class_name}(field=value)")
+        else:
+            problems.append(f"{path}: {_short(error['input'])} is not allowed: {error['msg'][0].lower()}{error['msg'][1:]}")
+    return ConfigError("; ".join(problems))
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@_settings("network")
 class NetworkConfig:
     """The VPC. Subnets are carved from `vpc_cidr` at synth: three tiers x `az_count` blocks of /(prefix+4)."""
 
     vpc_cidr: str = "10.0.0.0/16"
-    """Private IPv4 range for the VPC, /16 to /20 (each subnet gets a /20 to /24)."""
+    """Private IPv4 range for the VPC (within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16), /16 to /20:
+    each subnet gets a /20 to /24."""
     az_count: int = 2
     """Availability zones to spread over, 2 to 5."""
     nat: NatStrategy = "single"
-    """`single` (one NAT gateway, cheaper), `per_az` (one per zone, survives a zone outage) or `none`
+    """One of `single` (one NAT gateway, cheaper), `per_az` (one per zone, survives a zone outage) or `none`
     (no internet egress from tasks; VPC endpoints for ECR, S3, Logs and Secrets Manager instead)."""
     availability_zones: tuple[str, ...] = ()
-    """The zones to use, `az_count` of them, e.g. `("us-east-1a", "us-east-1b")`. Empty: the region's
-    zones `a`, `b`, `c`... in order. Pinned either way, so that a zone AWS adds later never moves a subnet;
-    set them where the region lacks a letter (ap-northeast-1 has no `b`)."""
+    """The zones to use, a tuple of `az_count` different zones of the environment's region, e.g.
+    `("us-east-1a", "us-east-1b")`. Empty: the region's zones `a`, `b`, `c`... in order. Pinned either way,
+    so that a zone AWS adds later never moves a subnet; set them where the region lacks a letter
+    (ap-northeast-1 has no `b`)."""
     flow_log_retention_days: int = 365
-    """Retention of the VPC flow log group (one year: enough to investigate an incident found late)."""
+    """Retention of the VPC flow log group, a CloudWatch Logs retention (one year: enough to investigate an
+    incident found late)."""
 
     def __post_init__(self) -> None:
         try:
-            net = ipaddress.ip_network(self.vpc_cidr, strict=True)
+            net = ipaddress.IPv4Network(self.vpc_cidr, strict=True)
         except ValueError as exc:
             _fail("network.vpc_cidr", f"{self.vpc_cidr!r} is not a valid IPv4 CIDR block ({exc})")
-        if net.version != 4 or not any(net.subnet_of(r) for r in _PRIVATE_RANGES):
+        if not any(net.subnet_of(r) for r in _PRIVATE_RANGES):
             _fail("network.vpc_cidr", f"{self.vpc_cidr!r} must lie in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
         if not 16 <= net.prefixlen <= 20:
             _fail("network.vpc_cidr", f"{self.vpc_cidr!r} is too small or too large: the prefix must be /16 to /20 "
                   "so that every subnet (prefix + 4) holds at least a /24")
-        if not isinstance(self.az_count, int) or not 2 <= self.az_count <= 5:
+        if not 2 <= self.az_count <= 5:
             _fail("network.az_count", f"{self.az_count!r} is not allowed: use 2 to 5 availability zones")
-        if self.nat not in ("none", "single", "per_az"):
-            _fail("network.nat", f"{self.nat!r} is not allowed: use 'none', 'single' or 'per_az'")
         _check_retention("network.flow_log_retention_days", self.flow_log_retention_days)
         if self.availability_zones:
             zones = self.availability_zones
             if len(zones) != self.az_count or len(set(zones)) != len(zones):
                 _fail("network.availability_zones", f"{zones!r} must name az_count ({self.az_count}) different zones")
-            bad = [z for z in zones if not isinstance(z, str) or not _ZONE.fullmatch(z)]
-            if bad:
-                _fail("network.availability_zones", f"{bad[0]!r} is not a zone name like 'us-east-1a'")
 
     def zone_names(self, region: str) -> list[str]:
         """The pinned zone names: `availability_zones`, or the region's first `az_count` letters."""
@@ -99,16 +185,20 @@ class NetworkConfig:
         return [str(blocks[tier * self.az_count + i]) for i in range(self.az_count)]
 
 
-@dataclass(frozen=True)
+@_settings("database")
 class DatabaseConfig:
     """RDS PostgreSQL. The master password is generated and held by RDS in Secrets Manager."""
 
     instance_class: str = "db.t4g.micro"
+    """RDS instance class `db.<family>.<size>`, of a family RDS for PostgreSQL offers (RDS_FAMILIES) and a
+    known size (RDS_SIZES), e.g. `db.t4g.medium`, `db.r7g.xlarge`."""
     engine_version: str = "16"
-    """Major version; RDS picks the minor and upgrades it (`auto_minor_version_upgrade`)."""
+    """PostgreSQL major version, `13` to `17` (optionally with a minor, e.g. `16.4`); RDS picks the minor
+    and upgrades it (`auto_minor_version_upgrade`)."""
     allocated_storage_gb: int = 20
+    """gp3 storage in GiB, 20 to 65536."""
     max_allocated_storage_gb: int = 100
-    """Storage autoscaling ceiling; equal to `allocated_storage_gb` turns it off."""
+    """Storage autoscaling ceiling in GiB, from `allocated_storage_gb` (equal turns autoscaling off) to 65536."""
     backup_retention_days: int = 7
     """Automated backups, 1 to 35 days (0, which disables backups, is refused)."""
     multi_az: bool = True
@@ -116,27 +206,35 @@ class DatabaseConfig:
     deletion_protection: bool = True
     """Refuse `destroy` and keep a final snapshot. Secure default; dev turns it off by name."""
     database_name: str = "app"
+    """The database the app uses: 1 to 63 of a-z, 0-9 and `_`, starting with a letter."""
     master_username: str = "app_admin"
+    """RDS master user: 1 to 16 of a-z, 0-9 and `_`, starting with a letter; not `admin`, `postgres` or
+    `rdsadmin` (reserved by RDS)."""
     log_retention_days: int = 365
-    """Retention of the exported PostgreSQL log groups (connections, DDL, slow statements)."""
+    """Retention of the exported PostgreSQL log groups (connections, DDL, slow statements), a CloudWatch
+    Logs retention."""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", self.instance_class):
-            _fail("database.instance_class", f"{self.instance_class!r} is not an RDS class like 'db.t4g.micro'")
+        parts = self.instance_class.split(".")
+        if len(parts) != 3 or parts[0] != "db" or parts[1] not in RDS_FAMILIES or parts[2] not in RDS_SIZES:
+            _fail("database.instance_class", f"{self.instance_class!r} is not an RDS for PostgreSQL instance class: "
+                  f"use db.<family>.<size>, e.g. 'db.t4g.micro', with a family of {', '.join(sorted(RDS_FAMILIES))}")
         if not re.fullmatch(r"1[3-7](\.\d+)?", self.engine_version):
             _fail("database.engine_version", f"{self.engine_version!r} is not allowed: use a PostgreSQL major 13 to 17, e.g. '16'")
-        if not 20 <= self.allocated_storage_gb <= 65536:
-            _fail("database.allocated_storage_gb", f"{self.allocated_storage_gb!r} is not allowed: use 20 to 65536")
-        if self.max_allocated_storage_gb < self.allocated_storage_gb:
-            _fail("database.max_allocated_storage_gb",
-                  f"{self.max_allocated_storage_gb!r} is below allocated_storage_gb ({self.allocated_storage_gb})")
+        low, high = STORAGE_GB
+        if not low <= self.allocated_storage_gb <= high:
+            _fail("database.allocated_storage_gb", f"{self.allocated_storage_gb!r} is not allowed: use {low} to {high}")
+        if not self.allocated_storage_gb <= self.max_allocated_storage_gb <= high:
+            _fail("database.max_allocated_storage_gb", f"{self.max_allocated_storage_gb!r} is not allowed: use "
+                  f"allocated_storage_gb ({self.allocated_storage_gb}) to {high}, the gp3 ceiling")
         if not 1 <= self.backup_retention_days <= 35:
             _fail("database.backup_retention_days", f"{self.backup_retention_days!r} is not allowed: use 1 to 35 days")
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", self.database_name):
-            _fail("database.database_name", f"{self.database_name!r} must start with a letter, then letters, digits or _")
+            _fail("database.database_name", f"{self.database_name!r} must be 1-63 lowercase letters, digits or _, "
+                  "starting with a letter")
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", self.master_username) or self.master_username in ("admin", "postgres", "rdsadmin"):
             _fail("database.master_username", f"{self.master_username!r} must be 1-16 lowercase letters, digits or _, "
-                  "starting with a letter, and not a reserved name")
+                  "starting with a letter, and not a reserved name (admin, postgres, rdsadmin)")
         _check_retention("database.log_retention_days", self.log_retention_days)
 
     @property
@@ -144,13 +242,14 @@ class DatabaseConfig:
         return "postgres" + self.engine_version.split(".")[0]
 
 
-@dataclass(frozen=True)
+@_settings("registry")
 class RegistryConfig:
     """The ECR repository for the app image. Tags are immutable; images are scanned on push."""
 
     keep_last_images: int = 30
-    """Tagged images kept; older ones expire."""
+    """Tagged images kept, 1 to 1000; older ones expire."""
     untagged_expiry_days: int = 7
+    """Days before an untagged image (a failed or superseded push) expires, 1 to 365."""
     force_delete: bool = False
     """Let `destroy` delete a repository that still holds images. Off by default; dev turns it on."""
 
@@ -161,15 +260,18 @@ class RegistryConfig:
             _fail("registry.untagged_expiry_days", f"{self.untagged_expiry_days!r} is not allowed: use 1 to 365")
 
 
-@dataclass(frozen=True)
+@_settings("service.autoscaling")
 class AutoscalingConfig:
     """Application Auto Scaling of the service's task count (target tracking)."""
 
     min_count: int = 2
+    """Fewest tasks, 1 to `max_count`."""
     max_count: int = 6
+    """Most tasks, `min_count` to 100."""
     cpu_target_percent: int = 60
+    """Average CPU use that target tracking keeps the tasks at, 10 to 90 percent."""
     requests_per_target: int = 500
-    """ALB requests per target per minute that trigger a scale-out."""
+    """ALB requests per target per minute that trigger a scale-out, 1 to 100000."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_count <= self.max_count:
@@ -178,51 +280,65 @@ class AutoscalingConfig:
             _fail("service.autoscaling.max_count", f"{self.max_count!r} is not allowed: use at most 100")
         if not 10 <= self.cpu_target_percent <= 90:
             _fail("service.autoscaling.cpu_target_percent", f"{self.cpu_target_percent!r} is not allowed: use 10 to 90")
-        if self.requests_per_target < 1:
-            _fail("service.autoscaling.requests_per_target", f"{self.requests_per_target!r} must be at least 1")
+        if not 1 <= self.requests_per_target <= 100000:
+            _fail("service.autoscaling.requests_per_target", f"{self.requests_per_target!r} is not allowed: use 1 to 100000")
 
 
-@dataclass(frozen=True)
+@_settings("service")
 class ServiceConfig:
     """The ECS Fargate service and its task definitions (app and one-off migration)."""
 
     image_tag: str = "0.1.0"
-    """Tag (or `sha256:` digest) of the image in this environment's repository. Override with `IMAGE_TAG`."""
+    """Tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, not `latest`: tags are immutable) or `sha256:` digest of the
+    image in this environment's repository. Override with `IMAGE_TAG`."""
     cpu: int = 256
+    """Task CPU units, one of 256, 512, 1024, 2048, 4096, 8192, 16384."""
     memory: int = 512
-    """MiB; must be a size Fargate accepts for `cpu` (see FARGATE_SIZES)."""
+    """Task memory in MiB, a size Fargate accepts for `cpu` (FARGATE_SIZES; 256 CPU: 512, 1024 or 2048)."""
     container_port: int = 8000
+    """Port the app listens on, 1024 to 65535 (it runs as a non-root user without capabilities, so it cannot
+    bind a lower one), not 5432 (the database's)."""
     desired_count: int = 1
+    """Tasks to run, 0 (service stopped) to 100: 0 or 1 while `migrations` is `on_start`; within the
+    autoscaling bounds when autoscaling is on."""
     migrations: MigrationStrategy = "on_start"
-    """`on_start`: the service's task migrates before serving (then desired_count must be 1, no autoscaling).
-    `task`: the pipeline runs the migration task definition once before each deploy; the service may scale."""
+    """One of `on_start`: the service's task migrates before serving (then desired_count is at most 1, no
+    autoscaling); `task`: the pipeline runs the migration task definition once before each deploy; the
+    service may scale."""
     autoscaling: AutoscalingConfig | None = None
-    """Off by default (one task while migrations run in the service)."""
+    """An `AutoscalingConfig`, or None: off (the default; one task while migrations run in the service)."""
     health_check_path: str = "/health"
+    """Path the load balancer checks (the app's shallow liveness endpoint): starts with `/`, at most 1024
+    characters of a URL path."""
     health_check_grace_seconds: int = 60
+    """Seconds ECS ignores failed load-balancer health checks of a new task, 0 to 3600."""
     stop_timeout_seconds: int = 30
-    """Seconds ECS waits after SIGTERM; the app drains in less."""
+    """Seconds ECS waits after SIGTERM before killing a task, 2 to 120 (Fargate's range); the app drains in
+    less. Longer than `load_balancer.deregistration_delay_seconds`."""
     log_retention_days: int = 365
-    """Retention of the app's log group."""
+    """Retention of the app's log group, a CloudWatch Logs retention."""
     run_as_user: str = "10001"
-    """Numeric UID of the image's non-root user."""
+    """Numeric UID of the image's non-root user, 1 to 4294967294 (0, root, is refused)."""
 
     def __post_init__(self) -> None:
         if not (_IMAGE_TAG.fullmatch(self.image_tag) or _IMAGE_DIGEST.fullmatch(self.image_tag)):
             _fail("service.image_tag", f"{self.image_tag!r} is neither an image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}) "
                   "nor a digest (sha256: and 64 hex digits)")
+        if self.image_tag.lower() in MUTABLE_LOOKING_TAGS:
+            _fail("service.image_tag", f"{self.image_tag!r} looks like a moving tag, but the repository's tags are "
+                  "immutable: it could be pushed only once; tag each release with its own version or use its digest")
         if self.cpu not in FARGATE_SIZES:
             _fail("service.cpu", f"{self.cpu!r} is not a Fargate CPU size: use one of {sorted(FARGATE_SIZES)}")
-        if self.memory not in FARGATE_SIZES[self.cpu]:
-            allowed = FARGATE_SIZES[self.cpu]
-            _fail("service.memory", f"{self.memory!r} MiB is not allowed with cpu={self.cpu}: "
-                  f"Fargate accepts {allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else 0}")
-        if not 1 <= self.container_port <= 65535 or self.container_port in (22, 5432):
-            _fail("service.container_port", f"{self.container_port!r} is not allowed: use 1-65535, not 22 or 5432")
-        if self.migrations not in ("on_start", "task"):
-            _fail("service.migrations", f"{self.migrations!r} is not allowed: use 'on_start' or 'task'")
-        if self.desired_count < 0:
-            _fail("service.desired_count", f"{self.desired_count!r} must be 0 or more")
+        allowed = FARGATE_SIZES[self.cpu]
+        if self.memory not in allowed:
+            sizes = ", ".join(map(str, allowed)) if len(allowed) <= 4 else \
+                f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}"
+            _fail("service.memory", f"{self.memory!r} MiB is not allowed with cpu={self.cpu}: Fargate accepts {sizes}")
+        if not 1024 <= self.container_port <= 65535 or self.container_port == 5432:
+            _fail("service.container_port", f"{self.container_port!r} is not allowed: use 1024-65535 (the app cannot "
+                  "bind a privileged port), not 5432")
+        if not 0 <= self.desired_count <= 100:
+            _fail("service.desired_count", f"{self.desired_count!r} is not allowed: use 0 to 100")
         if self.migrations == "on_start" and (self.desired_count > 1 or self.autoscaling is not None):
             _fail("service.desired_count", f"{self.desired_count!r} with autoscaling={'on' if self.autoscaling else 'off'} "
                   "is not allowed while migrations='on_start': run one task without autoscaling, "
@@ -230,12 +346,15 @@ class ServiceConfig:
         if self.autoscaling and not self.autoscaling.min_count <= self.desired_count <= self.autoscaling.max_count:
             _fail("service.desired_count", f"{self.desired_count!r} is outside the autoscaling bounds "
                   f"{self.autoscaling.min_count} to {self.autoscaling.max_count}")
-        if not self.health_check_path.startswith("/"):
-            _fail("service.health_check_path", f"{self.health_check_path!r} must start with '/'")
+        if not _PATH.fullmatch(self.health_check_path):
+            _fail("service.health_check_path", f"{_short(self.health_check_path)} must be a URL path: '/' then at most "
+                  "1023 letters, digits or /._~%!$&'()*+,;=:@-")
+        if not 0 <= self.health_check_grace_seconds <= 3600:
+            _fail("service.health_check_grace_seconds", f"{self.health_check_grace_seconds!r} is not allowed: use 0 to 3600")
         if not 2 <= self.stop_timeout_seconds <= 120:
             _fail("service.stop_timeout_seconds", f"{self.stop_timeout_seconds!r} is not allowed: Fargate accepts 2 to 120")
-        if not self.run_as_user.isdigit() or self.run_as_user == "0":
-            _fail("service.run_as_user", f"{self.run_as_user!r} must be a numeric UID other than 0 (root)")
+        if not re.fullmatch(r"[0-9]{1,10}", self.run_as_user) or not 0 < int(self.run_as_user) < 2**32 - 1:
+            _fail("service.run_as_user", f"{self.run_as_user!r} must be a numeric UID from 1 to 4294967294 (0 is root)")
         _check_retention("service.log_retention_days", self.log_retention_days)
 
     @property
@@ -243,27 +362,34 @@ class ServiceConfig:
         return bool(_IMAGE_DIGEST.fullmatch(self.image_tag))
 
 
-@dataclass(frozen=True)
+@_settings("load_balancer")
 class LoadBalancerConfig:
     """The internet-facing Application Load Balancer."""
 
     certificate_arn: str | None = None
-    """ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP on 80 redirects to it. Required by an
-    environment unless `http_only` is set."""
+    """ACM certificate ARN in the environment's region: HTTPS on 443 (TLS 1.2+) and HTTP on 80 redirects to
+    it. Required by an environment unless `http_only` is set."""
     http_only: bool = False
     """Serve plain HTTP on 80 with no certificate: traffic to the load balancer is unencrypted. For an
     environment without a domain (dev); never set together with `certificate_arn`."""
     waf: bool = True
     """AWS WAF in front of the load balancer, blocking what the AWS managed rule groups (core rule set,
-    known bad inputs, IP reputation) match. On in every environment, so that a rule that blocks the app
-    shows up in dev before prod."""
+    known bad inputs, IP reputation) match and clients over `rate_limit_per_ip`. On in every environment,
+    so that a rule that blocks the app shows up in dev before prod."""
+    rate_limit_per_ip: int = 2000
+    """Requests one client IP may send in any 5 minutes before the WAF blocks it (rate-based rule), 10 to
+    2000000000 (AWS WAF's range). 2000 is about 7 requests per second, sustained."""
     request_log_retention_days: int = 365
-    """How long the access logs (in S3) and the WAF logs (in CloudWatch Logs) are kept."""
+    """How long the access logs (in S3) and the WAF logs (in CloudWatch Logs) are kept, a CloudWatch Logs
+    retention."""
     deletion_protection: bool = True
     """Refuse `destroy` of the load balancer. Secure default; dev turns it off by name."""
     idle_timeout_seconds: int = 60
-    deregistration_delay_seconds: int = 30
-    """Time a stopping task keeps receiving in-flight traffic; shorter than the task's stop timeout."""
+    """Seconds an idle client connection stays open, 1 to 64: below the app's 65 s keep-alive, so that the
+    load balancer, not the app, closes idle connections."""
+    deregistration_delay_seconds: int = 20
+    """Time the load balancer lets a stopping task finish in-flight requests, 0 to 3600 seconds; shorter
+    than `service.stop_timeout_seconds` (20: the app's own graceful shutdown, GRACEFUL_SHUTDOWN_SECONDS)."""
 
     def __post_init__(self) -> None:
         if self.certificate_arn is not None and not _CERT_ARN.fullmatch(self.certificate_arn):
@@ -272,45 +398,74 @@ class LoadBalancerConfig:
         if self.http_only and self.certificate_arn is not None:
             _fail("load_balancer.http_only", "True contradicts certificate_arn: with a certificate the load balancer "
                   "serves HTTPS and redirects HTTP; remove one of the two")
+        low, high = WAF_RATE_LIMIT
+        if not low <= self.rate_limit_per_ip <= high:
+            _fail("load_balancer.rate_limit_per_ip", f"{self.rate_limit_per_ip!r} is not allowed: AWS WAF accepts {low} to {high}")
         _check_retention("load_balancer.request_log_retention_days", self.request_log_retention_days)
-        if not 1 <= self.idle_timeout_seconds <= 4000:
-            _fail("load_balancer.idle_timeout_seconds", f"{self.idle_timeout_seconds!r} is not allowed: use 1 to 4000")
+        if not 1 <= self.idle_timeout_seconds < APP_KEEP_ALIVE_SECONDS:
+            _fail("load_balancer.idle_timeout_seconds", f"{self.idle_timeout_seconds!r} is not allowed: use 1 to "
+                  f"{APP_KEEP_ALIVE_SECONDS - 1}, below the app's {APP_KEEP_ALIVE_SECONDS} s keep-alive")
         if not 0 <= self.deregistration_delay_seconds <= 3600:
             _fail("load_balancer.deregistration_delay_seconds", f"{self.deregistration_delay_seconds!r} is not allowed: use 0 to 3600")
 
+    @property
+    def certificate_region(self) -> str | None:
+        match = _CERT_ARN.fullmatch(self.certificate_arn or "")
+        return match.group(2) if match else None
 
-@dataclass(frozen=True)
+
+@_settings("")
 class EnvironmentConfig:
     """Everything one application stack needs. One instance per environment, in `ENVIRONMENTS`."""
 
     name: str
-    """The environment: also the stack's name. 2-10 of a-z and 0-9, starting with a letter."""
+    """The environment: also its stack's name and its state key's folder. 2-10 of a-z and 0-9, starting with
+    a letter; not `bootstrap` (the state bucket's stack)."""
     project: str = "notes"
-    """Prefix of every resource name, with `name`: `<project>-<name>-...`. 2-12 of a-z, 0-9, '-'."""
+    """Prefix of every resource name, with `name`: `<project>-<name>-...`. 2-20 of a-z, 0-9 and '-', starting
+    with a letter, no `--`; `<project>-<name>` at most 24 characters (the shortest AWS name it is part of)."""
     region: str = "us-east-1"
-    state_bucket: str | None = None
-    """S3 bucket holding this stack's Terraform state (made by the bootstrap stack). Required."""
+    """AWS region of every resource of this environment: a region botocore knows, e.g. `eu-west-1`. The
+    Terraform state stays in the bootstrap stack's bucket and region."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    """A `NetworkConfig`: the VPC, subnets and NAT."""
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    """A `DatabaseConfig`: RDS PostgreSQL."""
     registry: RegistryConfig = field(default_factory=RegistryConfig)
+    """A `RegistryConfig`: the ECR repository."""
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    """A `ServiceConfig`: the ECS Fargate service and its tasks."""
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
+    """A `LoadBalancerConfig`: the ALB, its certificate and its WAF."""
 
     def __post_init__(self) -> None:
-        if not _NAME.fullmatch(self.name):
-            _fail("name", f"{self.name!r} is not allowed: use 2-10 characters a-z and 0-9, starting with a letter")
-        if not _PROJECT.fullmatch(self.project):
-            _fail("project", f"{self.project!r} is not allowed: use 2-12 characters a-z, 0-9 and '-', starting with a letter")
+        if not _NAME.fullmatch(self.name) or self.name == BOOTSTRAP_STACK:
+            _fail("name", f"{self.name!r} is not allowed: use 2-10 characters a-z and 0-9, starting with a letter, "
+                  f"other than {BOOTSTRAP_STACK!r}")
+        if not _PROJECT.fullmatch(self.project) or "--" in self.project or \
+                self.project.startswith(_RESERVED_BUCKET_PREFIXES) or self.project == "internal":
+            _fail("project", f"{self.project!r} is not allowed: use 2-20 characters a-z, 0-9 and '-', starting with a "
+                  "letter, without '--', not 'internal' nor starting with xn--, sthree- or amzn-s3-demo- "
+                  "(names AWS reserves)")
+        if len(self.prefix) > PREFIX_MAX:
+            _fail("project", f"{self.prefix!r} (project-name) has {len(self.prefix)} characters: at most {PREFIX_MAX} fit "
+                  f"the access-log bucket's prefix ({self.prefix}-access-logs-, at most 37); shorten project or name")
         _check_region("region", self.region)
-        if not self.state_bucket:
-            _fail("state_bucket", "is required for a stack with remote state: set it to the bucket the bootstrap stack creates")
-        _check_bucket("state_bucket", self.state_bucket)
-        if self.load_balancer.certificate_arn is None and not self.load_balancer.http_only:
+        lb = self.load_balancer
+        if lb.certificate_arn is None and not lb.http_only:
             _fail("load_balancer.certificate_arn", "is required: the load balancer serves HTTPS; set it to an ACM "
                   "certificate ARN, or set load_balancer.http_only=True to serve plain HTTP (dev only)")
-        wrong = [z for z in self.network.availability_zones if z[:-1] != self.region]
+        if lb.certificate_arn is not None and lb.certificate_region != self.region:
+            _fail("load_balancer.certificate_arn", f"is in {lb.certificate_region!r}, but a load balancer can use only "
+                  f"a certificate of its own region {self.region!r}: request or import one there")
+        wrong = [z for z in self.network.availability_zones if not (z[:-1] == self.region and z[-1].isalpha())]
         if wrong:
-            _fail("network.availability_zones", f"{wrong[0]!r} is not a zone of region {self.region!r}")
+            _fail("network.availability_zones", f"{wrong[0]!r} is not a zone of region {self.region!r}, "
+                  f"e.g. '{self.region}a'")
+        if lb.deregistration_delay_seconds >= self.service.stop_timeout_seconds:
+            _fail("load_balancer.deregistration_delay_seconds", f"{lb.deregistration_delay_seconds!r} is not allowed: "
+                  f"it must be shorter than service.stop_timeout_seconds ({self.service.stop_timeout_seconds}), "
+                  "or ECS kills a task that is still being sent requests")
 
     @property
     def prefix(self) -> str:
@@ -319,17 +474,22 @@ class EnvironmentConfig:
 
     @property
     def state_key(self) -> str:
+        """Where this environment's state lives in the state bucket."""
         return f"{self.name}/terraform.tfstate"
 
 
-@dataclass(frozen=True)
+@_settings("bootstrap")
 class BootstrapConfig:
-    """The stack that creates the state bucket (local state; applied once per account and region)."""
+    """The stack that creates the state bucket (local state; applied once per account and region).
+    Every environment's Terraform state lives in this bucket, in this region."""
 
     state_bucket: str
+    """Name of the S3 bucket for every stack's Terraform state: 3-63 of a-z, 0-9, '.', '-', starting and
+    ending with a letter or digit (S3 names are global: pick one your account can own)."""
     region: str = "us-east-1"
+    """Region of the state bucket, a region botocore knows; every environment's S3 backend uses it."""
     noncurrent_version_expiry_days: int = 90
-    """Old versions of state files are kept this long, then expire."""
+    """Old versions of state files are kept this long, 1 to 3650 days, then expire."""
 
     def __post_init__(self) -> None:
         _check_bucket("bootstrap.state_bucket", self.state_bucket)
@@ -338,17 +498,64 @@ class BootstrapConfig:
             _fail("bootstrap.noncurrent_version_expiry_days", f"{self.noncurrent_version_expiry_days!r} is not allowed: use 1 to 3650")
 
 
+def check_environments(environments: dict[str, EnvironmentConfig]) -> None:
+    """Rules between environments: ConfigError for a wrong entry, ConfigWarning for a risky one.
+
+    Names are unique because each must equal its dictionary key; state keys derive from names.
+    """
+    if not environments:
+        _fail("ENVIRONMENTS", "is empty: define at least one environment")
+    for key, env in environments.items():
+        if not isinstance(env, EnvironmentConfig):
+            _fail(str(key), f"is a {type(env).__name__}: define it as EnvironmentConfig(name={key!r}, ...)")
+        if env.name != key:
+            _fail(f"{key}.name", f"{env.name!r} differs from its key {key!r} in ENVIRONMENTS: use the same name for both")
+    envs = list(environments.values())
+    for i, env in enumerate(envs):
+        for other in envs[i + 1:]:
+            if ipaddress.ip_network(env.network.vpc_cidr).overlaps(ipaddress.ip_network(other.network.vpc_cidr)):
+                # Valid (the VPCs are separate) but they could never be peered or share a VPN: warn, not refuse.
+                warnings.warn(ConfigWarning(
+                    f"{other.name}.network.vpc_cidr: {other.network.vpc_cidr} overlaps {env.name}'s "
+                    f"{env.network.vpc_cidr}: the two VPCs can never be peered or reached over one VPN; "
+                    "give each environment its own range"), stacklevel=2)
+
+
+def select(environments: dict[str, EnvironmentConfig], names: str | None) -> list[EnvironmentConfig]:
+    """Environments named in the comma-separated `ENVIRONMENTS` value (all when empty), or ConfigError."""
+    if not names:
+        return list(environments.values())
+    chosen: list[EnvironmentConfig] = []
+    for name in (n.strip() for n in names.split(",")):
+        if name not in environments:
+            _fail("ENVIRONMENTS", f"{name!r} is not defined; known environments: {', '.join(environments)}")
+        if environments[name] in chosen:
+            _fail("ENVIRONMENTS", f"{name!r} is named twice: name each environment once")
+        chosen.append(environments[name])
+    return chosen
+
+
 def _check_retention(field_name: str, days: int) -> None:
     if days not in LOG_RETENTION_DAYS:
         _fail(field_name, f"{days!r} is not a CloudWatch Logs retention: use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in the endpoint data botocore ships (its pseudo-regions left out)."""
+    import botocore.session  # here: only a region check pays for it
+
+    session = botocore.session.get_session()
+    return frozenset(region for partition in session.get_available_partitions()
+                     for region in session.get_available_regions("ec2", partition_name=partition))
+
+
 def _check_region(field_name: str, region: str) -> None:
-    if not _REGION.fullmatch(region):
-        _fail(field_name, f"{region!r} is not an AWS region name like 'us-east-1'")
+    if region not in known_regions():
+        _fail(field_name, f"{region!r} is not an AWS region botocore knows, e.g. 'us-east-1' or 'eu-west-1'")
 
 
 def _check_bucket(field_name: str, bucket: str) -> None:
-    if not _BUCKET.fullmatch(bucket) or ".." in bucket or bucket.startswith("xn--"):
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket or bucket.startswith(_RESERVED_BUCKET_PREFIXES):
         _fail(field_name, f"{bucket!r} is not a valid S3 bucket name: 3-63 of a-z, 0-9, '.', '-', "
               "starting and ending with a letter or digit")

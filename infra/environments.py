@@ -1,16 +1,18 @@
 """The values a team sets: the state bucket and one configuration per environment.
 
-Every field not named here keeps the default documented in `infra/config.py`.
+Every field not named here keeps the default documented in `infra/config.py`; every section's class
+is imported below, ready to use (e.g. `service=ServiceConfig(cpu=512, memory=1024)`).
 """
 from __future__ import annotations
 
-from infra.config import (
-    BootstrapConfig, ConfigError, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
-    RegistryConfig,
+from infra.config import (  # noqa: F401 (imported for editing the entries below)
+    AutoscalingConfig, BootstrapConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
+    RegistryConfig, ServiceConfig,
 )
 
 REGION = "us-east-1"
-# S3 bucket names are global: change this to one your account can own.
+# S3 bucket names are global: change this to one your account can own. Every environment keeps its
+# Terraform state in this bucket, in REGION, whatever region the environment itself is in.
 STATE_BUCKET = "notes-service-tfstate-example"
 # The ACM certificate of prod's domain (in REGION): replace it with yours before the first deploy.
 PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
@@ -21,7 +23,6 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
     "dev": EnvironmentConfig(
         name="dev",
         region=REGION,
-        state_bucket=STATE_BUCKET,
         network=NetworkConfig(vpc_cidr="10.10.0.0/16", nat="single"),
         # Weakened on purpose so that dev can be destroyed and rebuilt in one command, costs one
         # database instance, and needs no domain (security/checkov-skips.toml lists what this gives up).
@@ -32,21 +33,8 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
     "prod": EnvironmentConfig(
         name="prod",
         region=REGION,
-        state_bucket=STATE_BUCKET,
         network=NetworkConfig(vpc_cidr="10.20.0.0/16", az_count=3, nat="per_az"),
         database=DatabaseConfig(instance_class="db.t4g.medium", backup_retention_days=14),
         load_balancer=LoadBalancerConfig(certificate_arn=PROD_CERTIFICATE_ARN),
     ),
 }
-
-
-def select(names: str | None) -> list[EnvironmentConfig]:
-    """Environments named in a comma-separated list (all when empty), or ConfigError naming the unknown one."""
-    if not names:
-        return list(ENVIRONMENTS.values())
-    chosen = []
-    for name in (n.strip() for n in names.split(",")):
-        if name not in ENVIRONMENTS:
-            raise ConfigError(f"environment: {name!r} is not defined; known environments: {', '.join(ENVIRONMENTS)}")
-        chosen.append(ENVIRONMENTS[name])
-    return chosen

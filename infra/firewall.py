@@ -1,10 +1,11 @@
-"""WebFirewall: AWS WAF in front of the load balancer, with AWS managed rule groups and encrypted logs."""
+"""WebFirewall: AWS WAF in front of the load balancer: a per-IP rate limit, AWS managed rule groups, encrypted logs."""
 from __future__ import annotations
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
-    Wafv2WebAcl, Wafv2WebAclDefaultAction, Wafv2WebAclDefaultActionAllow, Wafv2WebAclRule,
+    Wafv2WebAcl, Wafv2WebAclDefaultAction, Wafv2WebAclDefaultActionAllow, Wafv2WebAclRule, Wafv2WebAclRuleAction,
+    Wafv2WebAclRuleActionBlock,
     Wafv2WebAclRuleOverrideAction, Wafv2WebAclRuleOverrideActionNone, Wafv2WebAclRuleVisibilityConfig,
     Wafv2WebAclVisibilityConfig,
 )
@@ -17,7 +18,9 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 from infra.encryption import EncryptionKey
 from infra.load_balancer import LoadBalancer
 
-# In priority order: drop known-bad sources first, then the OWASP-style core set, then exploit payloads
+# The rate-based rule comes first, so that every request of a flood counts towards its client's limit.
+RATE_LIMIT_RULE = "rate-limit-per-ip"
+# Then, in priority order: drop known-bad sources first, then the OWASP-style core set, then exploit payloads
 # (Log4j and the like). Each group blocks what it matches.
 MANAGED_RULE_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet",
                        "AWSManagedRulesKnownBadInputsRuleSet")
@@ -36,10 +39,16 @@ class WebFirewall(Construct):
     """A regional web ACL associated with the load balancer; requests it blocks get 403."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, load_balancer: LoadBalancer, key: EncryptionKey,
-                 log_retention_days: int) -> None:
+                 log_retention_days: int, rate_limit_per_ip: int) -> None:
         super().__init__(scope, id)
-        rules = []
-        for priority, group in enumerate(MANAGED_RULE_GROUPS):
+        rules = [Wafv2WebAclRule(
+            name=RATE_LIMIT_RULE, priority=0,
+            action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+            # Requests per client IP in WAF's default 5-minute window; a blocked IP is let in again once
+            # its rate falls below the limit.
+            statement={"rate_based_statement": {"limit": rate_limit_per_ip, "aggregate_key_type": "IP"}},
+            visibility_config=Wafv2WebAclRuleVisibilityConfig(**_visibility(f"{name}-{RATE_LIMIT_RULE}")))]
+        for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1):
             statement = {"name": group, "vendor_name": "AWS"}
             if group in COUNT_ONLY:
                 statement["rule_action_override"] = [{"name": rule, "action_to_use": {"count": {}}}

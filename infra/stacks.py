@@ -21,7 +21,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 
 from infra.access_logs import AccessLogBucket
 from infra.buckets import deny_insecure_transport, protect_bucket
-from infra.config import BootstrapConfig, EnvironmentConfig
+from infra.config import BOOTSTRAP_STACK, BootstrapConfig, EnvironmentConfig
 from infra.database import Database
 from infra.encryption import EncryptionKey
 from infra.firewall import WebFirewall
@@ -31,7 +31,6 @@ from infra.policy import enforce
 from infra.registry import ContainerRegistry
 from infra.service import WebService
 
-BOOTSTRAP_STACK = "bootstrap"
 LOCAL_STATE_PATH = "../../../terraform.bootstrap.tfstate"
 # Services this stack calls; each gets the custom endpoint when one is set.
 EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
@@ -88,13 +87,14 @@ class StateBucketStack(TerraformStack):
 class AppStack(TerraformStack):
     """One environment: network, key, database, registry, load balancer (access logs, WAF) and service, state in S3."""
 
-    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, endpoint: str | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, state: BootstrapConfig,
+                 endpoint: str | None = None) -> None:
         super().__init__(scope, id)
         enforce(self)
         prefix = config.prefix
         aws_provider(self, config.region, {"project": config.project, "environment": config.name,
                                            "managed-by": "cdktf"}, endpoint)
-        self._backend(config, endpoint)
+        self._backend(config, state, endpoint)
 
         key = EncryptionKey(self, "key", name=prefix, region=config.region)
         network = Network(self, "network", name=prefix, region=config.region, config=config.network, key=key)
@@ -110,7 +110,8 @@ class AppStack(TerraformStack):
                                      health_check_path=config.service.health_check_path)
         if lb_config.waf:
             WebFirewall(self, "firewall", name=prefix, load_balancer=load_balancer, key=key,
-                        log_retention_days=lb_config.request_log_retention_days)
+                        log_retention_days=lb_config.request_log_retention_days,
+                        rate_limit_per_ip=lb_config.rate_limit_per_ip)
         service = WebService(self, "service", name=prefix, region=config.region, config=config.service,
                              network=network, database=database, registry=registry,
                              load_balancer=load_balancer, key=key)
@@ -134,8 +135,9 @@ class AppStack(TerraformStack):
             for old, (owner, rule_id) in MOVED_RULES.items()
             for rule in [self.node.find_child(owner).node.find_child(rule_id)]])
 
-    def _backend(self, config: EnvironmentConfig, endpoint: str | None) -> None:
-        S3Backend(self, bucket=config.state_bucket, key=config.state_key, region=config.region, encrypt=True)
+    def _backend(self, config: EnvironmentConfig, state: BootstrapConfig, endpoint: str | None) -> None:
+        # The bucket's own region, not the environment's: one bucket holds every environment's state.
+        S3Backend(self, bucket=state.state_bucket, key=config.state_key, region=state.region, encrypt=True)
         # cdktf 0.21's S3BackendConfig has no `use_lockfile`: S3-native locking (Terraform >= 1.10) by override.
         self.add_override("terraform.backend.s3.use_lockfile", True)
         if endpoint is not None:
@@ -153,5 +155,5 @@ def build(app: Construct, bootstrap: BootstrapConfig, envs: list[EnvironmentConf
     `endpoint`: a local AWS emulator's URL to point every provider and backend at; None for AWS."""
     StateBucketStack(app, BOOTSTRAP_STACK, config=bootstrap, endpoint=endpoint)
     for env in envs:
-        AppStack(app, env.name, config=env, endpoint=endpoint)
+        AppStack(app, env.name, config=env, state=bootstrap, endpoint=endpoint)
     return [BOOTSTRAP_STACK] + [env.name for env in envs]

@@ -26,7 +26,7 @@ DIGEST = "sha256:" + "ab" * 32
 EMULATOR = "http://127.0.0.1:4999"
 
 VARIANT = EnvironmentConfig(
-    name="variant", state_bucket="variant-state-bucket",
+    name="variant",
     network=NetworkConfig(vpc_cidr="172.16.0.0/20", az_count=3, nat="none"),
     service=ServiceConfig(image_tag=DIGEST, migrations="task", desired_count=2,
                           autoscaling=AutoscalingConfig(min_count=2, max_count=8)),
@@ -74,7 +74,7 @@ def outdir(tmp_path_factory) -> Path:
     app = App(outdir=str(out))
     build(app, environments.BOOTSTRAP, [*environments.ENVIRONMENTS.values(), VARIANT])
     AppStack(app, "emulated", config=dataclasses.replace(environments.ENVIRONMENTS["dev"], name="emulated"),
-             endpoint=EMULATOR)
+             state=environments.BOOTSTRAP, endpoint=EMULATOR)
     app.synth()
     return out
 

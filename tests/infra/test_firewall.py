@@ -1,14 +1,17 @@
-"""WebFirewall: AWS WAF with AWS managed rule groups in front of every load balancer, logs redacted."""
+"""WebFirewall: AWS WAF with a per-IP rate limit and AWS managed rule groups in front of every load balancer, logs redacted."""
+from infra import environments
+from tests.infra.conftest import VARIANT
 
 
 def test_a_web_acl_with_the_managed_rule_groups_guards_the_load_balancer(app_stack):
     acl = app_stack.one("aws_wafv2_web_acl")
     assert acl["scope"] == "REGIONAL" and acl["default_action"] == {"allow": {}}
-    groups = [(r["priority"], r["statement"]["managed_rule_group_statement"]["name"]) for r in acl["rule"]]
-    assert groups == [(0, "AWSManagedRulesAmazonIpReputationList"), (1, "AWSManagedRulesCommonRuleSet"),
-                      (2, "AWSManagedRulesKnownBadInputsRuleSet")]
+    groups = [(r["priority"], r["statement"]["managed_rule_group_statement"]["name"]) for r in acl["rule"]
+              if "managed_rule_group_statement" in r["statement"]]
+    assert groups == [(1, "AWSManagedRulesAmazonIpReputationList"), (2, "AWSManagedRulesCommonRuleSet"),
+                      (3, "AWSManagedRulesKnownBadInputsRuleSet")]
     # The groups' own actions apply: what they match is blocked.
-    assert all(r["override_action"] == {"none": {}} for r in acl["rule"])
+    assert all(r["override_action"] == {"none": {}} for r in acl["rule"] if r["name"] != "rate-limit-per-ip")
     association = app_stack.one("aws_wafv2_web_acl_association")
     assert association["resource_arn"] == app_stack.ref("aws_lb", "alb", "arn")
     assert association["web_acl_arn"] == app_stack.ref("aws_wafv2_web_acl", "acl", "arn")
@@ -16,7 +19,7 @@ def test_a_web_acl_with_the_managed_rule_groups_guards_the_load_balancer(app_sta
 
 def test_only_the_body_size_rule_counts_because_notes_may_be_larger_than_8_kb(app_stack):
     statements = {r["name"]: r["statement"]["managed_rule_group_statement"]
-                  for r in app_stack.one("aws_wafv2_web_acl")["rule"]}
+                  for r in app_stack.one("aws_wafv2_web_acl")["rule"] if "managed_rule_group_statement" in r["statement"]}
     assert statements["AWSManagedRulesCommonRuleSet"]["rule_action_override"] == [
         {"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}}]
     assert [n for n, s in statements.items() if "rule_action_override" in s] == ["AWSManagedRulesCommonRuleSet"]
@@ -31,3 +34,13 @@ def test_waf_logs_go_to_an_encrypted_log_group_kept_a_year_without_credentials(a
     assert group["name"].startswith("aws-waf-logs-notes-")
     assert group["retention_in_days"] == 365
     assert group["kms_key_id"] == app_stack.ref("aws_kms_key", "key", "arn")
+
+
+def test_a_client_ip_above_the_configured_rate_is_blocked_before_any_other_rule(app_stack):
+    configs = {env.name: env for env in [*environments.ENVIRONMENTS.values(), VARIANT]}
+    expected_limit = configs[app_stack.path.parent.name].load_balancer.rate_limit_per_ip
+    rule = next(r for r in app_stack.one("aws_wafv2_web_acl")["rule"] if r["name"] == "rate-limit-per-ip")
+    assert rule["priority"] == 0
+    assert rule["action"] == {"block": {}}
+    assert rule["statement"] == {"rate_based_statement": {"limit": expected_limit, "aggregate_key_type": "IP"}}
+    assert rule["visibility_config"]["cloudwatch_metrics_enabled"] is True

@@ -18,7 +18,7 @@ def test_target_group_registers_task_ips_and_checks_the_shallow_health_path(app_
     group = app_stack.one("aws_lb_target_group")
     assert group["target_type"] == "ip" and group["port"] == 8000 and group["protocol"] == "HTTP"
     assert group["health_check"]["path"] == "/health" and group["health_check"]["matcher"] == "200"
-    assert group["deregistration_delay"] == "30"
+    assert group["deregistration_delay"] == "20"
 
 
 def test_dev_is_http_only_by_its_named_setting_and_forwards_http_to_the_app(dev):
