@@ -30,7 +30,7 @@ synth: setup
 
 ## Run every test (infra synth-and-assert, terraform validate, checkov, the app against PostgreSQL, the emulator)
 test: setup
-	tools/setup.sh postgres checkov check
+	tools/setup.sh postgres containers checkov check
 	$(PYTHON) -m pytest
 
 ## Deploy the dev stack onto a local AWS emulator (moto, started in the background) and print its outputs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what this repository needs, idempotently: `tools/setup.sh python|node|checkov|postgres|check`.
+# Install what this repository needs, idempotently: `tools/setup.sh python|node|checkov|postgres|containers|check`.
 # Called by the Makefile; safe to run again (each step skips what is already there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,21 @@ postgres() {
   postgres_bin || die "PostgreSQL installed but pg_ctl not found"
 }
 
+# Images, registry, tasks, load balancer, browser and load generator of the local runner (runner/, bench/).
+CONTAINER_PACKAGES=(buildah podman skopeo docker-registry runc debootstrap uidmap haproxy chromium chromium-driver wrk)
+
+containers() {
+  local missing=() pkg
+  for pkg in "${CONTAINER_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  step "installing ${missing[*]} (Debian packages) for the image, registry and runner tests (about 1 min)"
+  [ "$(id -u)" = 0 ] || die "missing Debian packages: run 'sudo apt-get install ${missing[*]}'"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 check() {
   command -v terraform >/dev/null \
     || die "terraform is missing: install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install)"
@@ -65,7 +80,8 @@ for what in "$@"; do
     node) node_deps ;;
     checkov) checkov_deps ;;
     postgres) postgres ;;
+    containers) containers ;;
     check) check ;;
-    *) die "unknown step '$what' (use python, node, checkov, postgres or check)" ;;
+    *) die "unknown step '$what' (use python, node, checkov, postgres, containers or check)" ;;
   esac
 done
