@@ -170,8 +170,8 @@ class Buildah:
                               capture_output=True).returncode == 0
 
     def size(self, image_id: str) -> str:
-        listing = self("images", "--no-trunc", "--format", "{{.ID}}\t{{.Size}}", what="listing images")
-        sizes = dict(line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
+        listing = self("images", "--no-trunc", "--format", "{{.ID}} {{.Size}}", what="listing images")
+        sizes = dict(line.split(None, 1) for line in listing.splitlines() if " " in line.strip())
         return sizes.get(image_id) or sizes.get(f"sha256:{image_id}", "unknown size")
 
 

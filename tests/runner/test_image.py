@@ -4,7 +4,7 @@ registry answers, and the errors a person gets for bad input."""
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from runner import image as image_module
 from runner.image import ImageError, ImageSettings, build, hashed_requirements, image_tag, push, require
 from runner.registry import Registry, RegistryError, RegistrySettings
 
@@ -77,6 +76,10 @@ def test_the_default_command_serves_the_app_and_fails_fast_naming_missing_settin
 
     assert result.returncode != 0
     assert "invalid configuration" in result.stderr + result.stdout
+
+
+def test_the_build_reports_the_image_size(built_image):
+    assert re.fullmatch(r"\d+(\.\d+)? [kMG]B", built_image.size), built_image.size
 
 
 def test_the_recorded_digest_is_the_one_the_registry_serves(app_image, registry):
