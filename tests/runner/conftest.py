@@ -9,6 +9,8 @@
 - `built_image`: the `runner.image.BuiltImage` behind `app_image` (local name, tag, image id, size).
 - `podman`: argv prefix for podman with its own storage in a session folder (nothing left in the
   machine's storage) and the flags that work here (runc, cgroupfs).
+- `browser`: a headless chromium (`tests.webdriver.Chromium`): `.open(url)`, `.type(css, text)`,
+  `.click(css)`, `.texts(css)`, `.wait_for_text(css, text)`, `.title()`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from runner.image import BuiltImage, ImageSettings, PushedImage, build, push
 from runner.registry import Registry, RegistrySettings
+from tests.webdriver import Chromium
 
 # crun refuses this machine's cgroups; runc needs cgroupfs (measured: ../shared/FIELD-NOTES.md).
 PODMAN_FLAGS = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"]
@@ -59,3 +62,9 @@ def podman(tmp_path_factory) -> list[str]:
     subprocess.run(prefix + ["rm", "--all", "--force"], capture_output=True, timeout=120)
     subprocess.run(prefix + ["rmi", "--all", "--force"], capture_output=True, timeout=120)
     subprocess.run(["umount", "-R", str(storage / "root" / "overlay")], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Chromium:
+    with Chromium() as chromium:
+        yield chromium
