@@ -15,6 +15,8 @@ Both, and buildah's own image storage, are cached in ~/.cache/notes-app-image (s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -175,6 +177,15 @@ class Buildah:
         return sizes.get(image_id) or sizes.get(f"sha256:{image_id}", "unknown size")
 
 
+@contextlib.contextmanager
+def cache_lock(settings: ImageSettings):
+    """One process at a time fills the cache (`make demo` and a test session may build at once)."""
+    Path(settings.cache).mkdir(parents=True, exist_ok=True)
+    with open(Path(settings.cache) / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 # -- the stand-in base image -----------------------------------------------------------------------------
 
 def apt_mirror(sources: Path = Path("/etc/apt")) -> str:
@@ -330,8 +341,9 @@ def build(settings: ImageSettings = ImageSettings()) -> BuiltImage:
     if not (context / "Dockerfile").is_file():
         raise ImageError(f"no Dockerfile in {context}: pass --context with the app's folder")
     buildah = Buildah(settings)
-    base = ensure_base(settings, buildah)
-    wheels = ensure_wheelhouse(settings)
+    with cache_lock(settings):
+        base = ensure_base(settings, buildah)
+        wheels = ensure_wheelhouse(settings)
     tag = image_tag(context)
     name = f"localhost/{settings.repository}:{tag}"
     with step(f"building {name} from {context}/Dockerfile"):
@@ -388,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.command == "base":
-            say(f"base: {ensure_base(settings, Buildah(settings))}")
+            with cache_lock(settings):
+                say(f"base: {ensure_base(settings, Buildah(settings))}")
             return 0
         image = build(settings)
         say(f"image: {image.name} ({image.size})")
