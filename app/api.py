@@ -1,55 +1,36 @@
-"""The HTTP API: notes CRUD, liveness and readiness, and one log line per request."""
+"""The HTTP API: notes CRUD, liveness and readiness, the page at `/`, and one log line per request."""
 
 import logging
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from app import errors, limits, notes, page
 from app.db import Database, DatabaseUnavailable
-from app.models import BODY_MAX, TITLE_MAX, Note
+from app.models import ID_MAX, Note
+from app.schemas import Health, NoteIn, NoteOut, NotePage, NotePatch, NotReady, Problem, Ready
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("app.request")
 
 DB_UNAVAILABLE = (OperationalError, PoolTimeout, DatabaseUnavailable)
-NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+NoteId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
-
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
-    body: str = Field("", max_length=BODY_MAX)
-
-
-class NotePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # The defaults are not validated, so an explicit null is still rejected.
-    title: str = Field(None, min_length=1, max_length=TITLE_MAX)
-    body: str = Field(None, max_length=BODY_MAX)
-
-
-class NoteOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    title: str
-    body: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class NotePage(BaseModel):
-    items: list[NoteOut]
-    next_after: int | None = Field(description="Pass as `after` for the next page; null on the last page.")
+# Every answer the operations can give, so that clients (and schemathesis) know them all.
+UNAVAILABLE = {503: {"model": Problem, "description": "The database cannot be used right now"}}
+MISSING = {404: {"model": Problem, "description": "No note with this id"}}
+BODY = {
+    400: {"model": Problem, "description": "The body is not UTF-8 JSON"},
+    413: {"model": Problem, "description": "The body is larger than MAX_BODY_BYTES"},
+}
 
 
 def reason(error: Exception) -> str:
@@ -98,45 +79,48 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     app = FastAPI(title="Notes", version="1.0.0", lifespan=lifespan)
     app.state.db = db
-    app.add_middleware(RequestLog)
+    limits.install(app, settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # the outermost: it logs the 413s too
+    errors.install(app)
 
     async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
         log.warning("db.unavailable", extra={"path": request.url.path, "reason": reason(error)})
+        if request.url.path == "/":
+            return page.message("The database is unavailable; please try again in a moment.", 503)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     for error in DB_UNAVAILABLE:
         app.add_exception_handler(error, database_unavailable)
 
-    @app.get("/health", tags=["ops"])
+    @app.get("/health", tags=["ops"], response_model=None, responses={200: {"model": Health}})
     async def health() -> dict:
         """Liveness for the load balancer: never touches the database."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["ops"], responses={503: {"description": "The database is not usable"}})
+    @app.get("/ready", tags=["ops"], responses={200: {"model": Ready}, 503: {"model": NotReady}})
     def ready() -> JSONResponse:
         try:
             with db.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except DB_UNAVAILABLE as e:
-            return JSONResponse({"status": "unavailable", "reason": reason(e)}, status_code=503)
+            # The detail (the database's address, the driver's words) is for the log, not the caller.
+            log.warning("db.unavailable", extra={"path": "/ready", "reason": reason(e)})
+            return JSONResponse({"status": "unavailable", "reason": "database unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     # Each handler takes its connection in the worker thread it runs in. A connection taken by a
     # yield-dependency, in a thread of its own, can deadlock the thread pool once the pool of
     # connections is exhausted: waiting checkouts then hold every thread the holders need.
-    @app.post("/notes", status_code=201, tags=["notes"])
+    @app.post("/notes", status_code=201, tags=["notes"], responses=BODY | UNAVAILABLE)
     def create_note(note: NoteIn, response: Response) -> NoteOut:
-        with db.session() as session:
-            row = Note(**note.model_dump())
-            session.add(row)
-            session.commit()
+        row = notes.add(db, note)
         response.headers["Location"] = f"/notes/{row.id}"
         return row
 
-    @app.get("/notes", tags=["notes"])
+    @app.get("/notes", tags=["notes"], responses=UNAVAILABLE)
     def list_notes(
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        after: Annotated[int, Query(ge=0, description="Return notes with an id above this one.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.default_page_size,
+        after: Annotated[int, Query(ge=0, le=ID_MAX, description="Return notes with an id above this one.")] = 0,
     ) -> NotePage:
         # Keyset pagination: stable and cheap however deep the page.
         with db.session() as session:
@@ -144,12 +128,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         more = len(rows) > limit
         return NotePage(items=rows[:limit], next_after=rows[limit - 1].id if more else None)
 
-    @app.get("/notes/{note_id}", tags=["notes"])
+    @app.get("/notes/{note_id}", tags=["notes"], responses=MISSING | UNAVAILABLE)
     def read_note(note_id: NoteId) -> NoteOut:
         with db.session() as session:
             return get_note(session, note_id)
 
-    @app.patch("/notes/{note_id}", tags=["notes"])
+    @app.patch("/notes/{note_id}", tags=["notes"], responses=BODY | MISSING | UNAVAILABLE)
     def update_note(note_id: NoteId, changes: NotePatch) -> NoteOut:
         with db.session() as session:
             note = get_note(session, note_id)
@@ -158,10 +142,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             session.commit()
             return note
 
-    @app.delete("/notes/{note_id}", status_code=204, tags=["notes"])
+    @app.delete("/notes/{note_id}", status_code=204, tags=["notes"], responses=MISSING | UNAVAILABLE)
     def delete_note(note_id: NoteId) -> None:
         with db.session() as session:
             session.delete(get_note(session, note_id))
             session.commit()
 
+    app.include_router(page.routes(db, settings.default_page_size))
     return app

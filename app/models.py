@@ -7,6 +7,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TITLE_MAX = 200
 BODY_MAX = 10_000
+# The id column is a BIGINT: ids and cursors beyond it are refused before they reach a query.
+ID_MAX = 2**63 - 1
 
 
 class Base(DeclarativeBase):

@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.settings import ConfigError, load_settings
+from app.settings import ConfigError, Settings, load_settings
 
 ECS_ENV = {
     "db_host": "db.example.internal",
@@ -18,8 +18,8 @@ ECS_ENV = {
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USERNAME", "DB_PASSWORD", "DB_SSLMODE", "PORT"]:
-        monkeypatch.delenv(name, raising=False)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 def test_the_connection_url_escapes_user_and_password():
@@ -70,8 +70,108 @@ def test_defaults_fit_ecs():
 
 
 def test_missing_database_settings_are_named():
-    with pytest.raises(ConfigError, match=r"DB_HOST, DB_PASSWORD must be set \(or DATABASE_URL\)"):
+    with pytest.raises(ConfigError) as error:
         load_settings(**{k: v for k, v in ECS_ENV.items() if k not in ("db_host", "db_password")})
+
+    assert str(error.value) == "invalid configuration: DB_HOST, DB_PASSWORD must be set (or DATABASE_URL)"
+
+
+def test_every_invalid_setting_is_named_in_one_message():
+    with pytest.raises(ConfigError) as error:
+        load_settings(**ECS_ENV | {"port": "x", "db_port": "0"})
+
+    assert str(error.value) == (
+        "invalid configuration: PORT: Input should be a valid integer, unable to parse string as an integer; "
+        "DB_PORT: Input should be greater than or equal to 1"
+    )
+
+
+def test_the_connection_url_has_the_given_port_and_the_psycopg_driver():
+    url = load_settings(**ECS_ENV | {"db_port": "6543"}).database_url_object()
+
+    assert (url.drivername, url.port) == ("postgresql+psycopg", 6543)
+
+
+def test_database_url_without_an_ssl_mode_takes_db_sslmode():
+    url = load_settings(database_url="postgresql://me:pw@localhost/dev", db_sslmode="verify-full").database_url_object()
+
+    assert dict(url.query) == {"sslmode": "verify-full"}
+
+
+def test_the_request_limits_default_to_128_kib_bodies_and_pages_of_20_up_to_100():
+    settings = load_settings(**ECS_ENV)
+
+    assert (settings.max_body_bytes, settings.default_page_size, settings.max_page_size) == (131_072, 20, 100)
+
+
+def test_the_default_page_may_equal_the_largest_page():
+    settings = load_settings(**ECS_ENV, default_page_size="7", max_page_size="7")
+
+    assert (settings.default_page_size, settings.max_page_size) == (7, 7)
+
+
+def test_a_default_page_larger_than_the_largest_page_is_refused_naming_both():
+    with pytest.raises(ConfigError) as error:
+        load_settings(**ECS_ENV, default_page_size="8", max_page_size="7")
+
+    assert str(error.value) == "invalid configuration: DEFAULT_PAGE_SIZE (8) must not exceed MAX_PAGE_SIZE (7)"
+
+
+@pytest.mark.parametrize(
+    "name, lowest, highest",
+    [
+        ("port", 1, 65535),
+        ("db_port", 1, 65535),
+        ("max_body_bytes", 1024, 16 * 1024 * 1024),
+        ("max_page_size", 1, 1000),
+    ],
+)
+def test_a_bounded_setting_takes_its_edges_and_refuses_one_beyond(name, lowest, highest):
+    overrides = {"default_page_size": "1"} if name == "max_page_size" else {}
+    for value in (lowest, highest):
+        assert getattr(load_settings(**ECS_ENV | overrides | {name: str(value)}), name) == value
+    for value in (lowest - 1, highest + 1):
+        with pytest.raises(ConfigError, match=f"invalid configuration: {name.upper()}: "):
+            load_settings(**ECS_ENV | overrides | {name: str(value)})
+
+
+@pytest.mark.parametrize(
+    "name, lowest",
+    [
+        ("db_pool_size", 1),
+        ("db_connect_timeout_seconds", 1),
+        ("graceful_shutdown_seconds", 0),
+        ("default_page_size", 1),
+    ],
+)
+def test_a_setting_with_a_floor_takes_it_and_refuses_one_below(name, lowest):
+    assert getattr(load_settings(**ECS_ENV | {name: str(lowest)}), name) == lowest
+    with pytest.raises(ConfigError, match=f"invalid configuration: {name.upper()}: "):
+        load_settings(**ECS_ENV | {name: str(lowest - 1)})
+
+
+def test_the_migration_lock_timeout_must_be_above_zero():
+    assert load_settings(**ECS_ENV, migrate_lock_timeout_seconds="0.5").migrate_lock_timeout_seconds == 0.5
+    with pytest.raises(ConfigError, match="MIGRATE_LOCK_TIMEOUT_SECONDS: Input should be greater than 0"):
+        load_settings(**ECS_ENV, migrate_lock_timeout_seconds="0")
+
+
+@pytest.mark.parametrize(
+    "arn, valid",
+    [
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1a2b", True),
+        ("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x", True),
+        ("arn:aws:ssm:eu-west-1:123456789012:parameter/x", False),
+        ("arn:aws:secretsmanager:eu-west-1:12345:secret:x", False),
+        ("rds!db-1a2b", False),
+    ],
+)
+def test_the_secret_arn_must_name_a_secrets_manager_secret(arn, valid):
+    if valid:
+        assert load_settings(**ECS_ENV, db_secret_arn=arn).db_secret_arn == arn
+    else:
+        with pytest.raises(ConfigError, match="DB_SECRET_ARN: String should match pattern"):
+            load_settings(**ECS_ENV, db_secret_arn=arn)
 
 
 def test_an_empty_password_counts_as_missing():
