@@ -12,7 +12,8 @@ class DeclaredBodyLimit:
     """413 at once for a Content-Length above the bound: nothing of the body is read.
 
     Starlette's RequestBodyLimitMiddleware answers that case too, but in plain text; this keeps
-    every error of the API in JSON. (uvicorn has already refused a Content-Length that is not a number.)
+    every error of the API in JSON. (uvicorn has already refused a Content-Length that is not a number;
+    anything else is left to the inner middleware.)
     """
 
     def __init__(self, app, max_body_size: int):
@@ -22,7 +23,8 @@ class DeclaredBodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             declared = Headers(scope=scope).get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_size:
+            # isascii: str.isdigit() is also true for digits int() refuses, such as "²"
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_size:
                 return await JSONResponse(TOO_LARGE, status_code=413)(scope, receive, send)
         await self.app(scope, receive, send)
 

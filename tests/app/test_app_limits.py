@@ -1,11 +1,14 @@
 """What one request may cost is bounded before it is parsed: the body's size (413) and the page's size (422)."""
 
+import asyncio
 import json
 import socket
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
+
+from app.limits import DeclaredBodyLimit
 
 LIMIT = 2048  # MAX_BODY_BYTES of the small server below
 
@@ -133,3 +136,21 @@ def test_the_schema_states_the_configured_page_sizes(small):
     [limit] = [p for p in parameters if p["name"] == "limit"]
 
     assert (limit["schema"]["maximum"], limit["schema"]["default"]) == (5, 3)
+
+
+# b"\xb2" reads as "²" (headers are latin-1): a digit to str.isdigit(), not to int()
+@pytest.mark.parametrize("declared, answered_by", [(b"2049", "limit"), (b"2048", "app"), (b"\xb2", "app"), (b"", "app")])
+def test_the_declared_length_check_answers_only_numbers_above_the_bound(declared, answered_by):
+    sent = []
+
+    async def app(scope, receive, send):
+        sent.append("app")
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            sent.append(("limit", message["status"]))
+
+    scope = {"type": "http", "headers": [(b"content-length", declared)]}
+    asyncio.run(DeclaredBodyLimit(app, max_body_size=LIMIT)(scope, None, send))
+
+    assert sent == (["app"] if answered_by == "app" else [("limit", 413)])

@@ -41,8 +41,10 @@ documents = st.one_of(st.dictionaries(fields, json_values, max_size=4), json_val
 ids_near_bigint_max = st.integers(2**63 - 3, 2**64)
 path_characters = st.characters(min_codepoint=0x21, exclude_characters="/?#%\x7f")  # what stays one path segment
 
-MODEL = settings(max_examples=300, deadline=None)
-HTTP = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: `make test` runs the same examples every time, so a red run is reproducible and
+# never depends on luck; raise max_examples locally to search further.
+MODEL = settings(max_examples=300, deadline=None, derandomize=True)
+HTTP = settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 SMALL_ANSWER = 4_000  # bytes: ten bounded problems
 
 
