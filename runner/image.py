@@ -130,7 +130,7 @@ class step:
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise ImageError(f"{tool} is not installed: apt-get install {TOOLS[tool]} (or run tools/setup.sh containers)")
+        raise ImageError(f"{tool} is not installed: apt-get install {TOOLS.get(tool, tool)} (or run tools/setup.sh containers)")
     return path
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -153,7 +154,8 @@ class Registry:
             "version": 0.1,
             "log": {"level": "warn", "accesslog": {"disabled": True}},
             "storage": {"filesystem": {"rootdirectory": str(self.storage)}, "delete": {"enabled": True}},
-            "http": {"addr": address},
+            # A secret of its own (for upload state), so that it does not warn at every start.
+            "http": {"addr": address, "secret": secrets.token_hex(16)},
         }, indent=2) + "\n")
         with self.log.open("ab") as log:
             process = subprocess.Popen([BINARY, "serve", str(self.config)], stdin=subprocess.DEVNULL,
