@@ -48,3 +48,10 @@ def test_the_page_says_the_database_is_unavailable_as_html(api):
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("text/html")
     assert "database is unavailable" in response.text
+
+
+def test_a_form_posted_while_the_database_is_down_is_503_as_html(api):
+    response = api.post("/", content=b"title=kept+for+later", headers={"content-type": "application/x-www-form-urlencoded"})
+
+    assert response.status_code == 503
+    assert "database is unavailable" in response.text
