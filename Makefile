@@ -13,7 +13,7 @@ endif
 
 PYTHON := .venv/bin/python
 
-.PHONY: setup synth test demo demo-down test-deploy
+.PHONY: setup synth test demo demo-down test-deploy mutation
 setup: .venv/.synced node_modules/.synced
 
 .venv/.synced: Pipfile.lock
@@ -46,3 +46,10 @@ demo-down:
 test-deploy: setup
 	tools/setup.sh check
 	$(PYTHON) -m pytest tests/deploy
+
+## Mutation testing of the validation code (infra/config.py, infra/policy.py, app/settings.py) against the
+## fast tests, then each file's score (not part of `make test`; a few minutes; results in mutants/)
+mutation: setup
+	rm -rf mutants
+	$(PYTHON) -m mutmut run
+	$(PYTHON) bench/mutation_scores.py

@@ -90,7 +90,7 @@ NatStrategy = Literal["none", "single", "per_az"]
 MigrationStrategy = Literal["on_start", "task"]
 
 
-def _settings(section: str):
+def _settings(section: str):  # pragma: no mutate block (it runs at import: a mutant would crash the import)
     """A frozen, keyword-only pydantic dataclass whose errors are ConfigErrors naming `section.field`.
 
     Strict mode refuses what Python would otherwise let through or crash on later ('8000' for an int,
@@ -115,14 +115,14 @@ def _settings(section: str):
 
 def _config_error(section: str, class_name: str, exc: pydantic.ValidationError) -> ConfigError:
     problems = []
-    for error in exc.errors(include_url=False):
+    for error in exc.errors():
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, ConfigError):
             return cause  # raised by __post_init__, which runs only once every type is right
         path = ".".join(p for p in (section, *map(str, error["loc"])) if p)
         if error["type"] == "unexpected_keyword_argument":
             problems.append(f"{path}: is not a setting of {class_name}")
-        elif error["type"] in ("missing", "missing_keyword_only_argument"):
+        elif error["type"] == "missing":
             problems.append(f"{path}: is required")
         elif error["type"] == "unexpected_positional_argument":
             return ConfigError(f"{section or class_name}: pass settings by name, e.g. {class_name}(field=value)")
@@ -159,7 +159,7 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         try:
-            net = ipaddress.IPv4Network(self.vpc_cidr, strict=True)
+            net = ipaddress.IPv4Network(self.vpc_cidr)  # strict: host bits set are an error
         except ValueError as exc:
             _fail("network.vpc_cidr", f"{self.vpc_cidr!r} is not a valid IPv4 CIDR block ({exc})")
         if not any(net.subnet_of(r) for r in _PRIVATE_RANGES):
@@ -331,8 +331,9 @@ class ServiceConfig:
             _fail("service.cpu", f"{self.cpu!r} is not a Fargate CPU size: use one of {sorted(FARGATE_SIZES)}")
         allowed = FARGATE_SIZES[self.cpu]
         if self.memory not in allowed:
-            sizes = ", ".join(map(str, allowed)) if len(allowed) <= 4 else \
-                f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}"
+            steps = {b - a for a, b in zip(allowed, allowed[1:])}
+            sizes = f"{allowed[0]} to {allowed[-1]} in steps of {steps.pop()}" if len(steps) == 1 else \
+                ", ".join(map(str, allowed))
             _fail("service.memory", f"{self.memory!r} MiB is not allowed with cpu={self.cpu}: Fargate accepts {sizes}")
         if not 1024 <= self.container_port <= 65535 or self.container_port == 5432:
             _fail("service.container_port", f"{self.container_port!r} is not allowed: use 1024-65535 (the app cannot "
@@ -518,7 +519,7 @@ def check_environments(environments: dict[str, EnvironmentConfig]) -> None:
                 warnings.warn(ConfigWarning(
                     f"{other.name}.network.vpc_cidr: {other.network.vpc_cidr} overlaps {env.name}'s "
                     f"{env.network.vpc_cidr}: the two VPCs can never be peered or reached over one VPN; "
-                    "give each environment its own range"), stacklevel=2)
+                    "give each environment its own range"))
 
 
 def select(environments: dict[str, EnvironmentConfig], names: str | None) -> list[EnvironmentConfig]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import config, environments
+from infra import config
 from infra.config import (
     APP_KEEP_ALIVE_SECONDS, FARGATE_SIZES, LOG_RETENTION_DAYS, PREFIX_MAX, AutoscalingConfig, BootstrapConfig,
     ConfigError, ConfigWarning, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, RegistryConfig,
@@ -91,7 +91,13 @@ def test_a_long_wrong_value_is_shortened_in_the_message():
     with pytest.raises(ConfigError) as error:
         env(service={"health_check_path": "x" * 200})
     shown = re.search(r"^service: (.*) is not allowed", str(error.value)).group(1)
-    assert len(shown) == 60 and shown.endswith("...")
+    assert shown == repr({"health_check_path": "x" * 200})[:57] + "..."
+
+
+@pytest.mark.parametrize("length, shown", [(60, "'" + "x" * 58 + "'"), (61, "'" + "x" * 56 + "...")])
+def test_a_wrong_value_is_shown_whole_up_to_60_characters(length, shown):
+    with pytest.raises(ConfigError, match=rf"^service\.cpu: {re.escape(shown)} is not allowed"):
+        ServiceConfig(cpu="x" * (length - 2))
 
 
 # ---- values: ranges checked at both edges ----
@@ -155,7 +161,7 @@ def test_every_fargate_size_row_accepts_its_edges_and_refuses_the_next_step(cpu)
 
 @pytest.mark.parametrize("cpu, memory, message", [
     (256, 4096, r"^service\.memory: 4096 MiB is not allowed with cpu=256: Fargate accepts 512, 1024, 2048$"),
-    (512, 512, r"^service\.memory: 512 MiB is not allowed with cpu=512: Fargate accepts 1024, 2048, 3072, 4096$"),
+    (512, 512, r"^service\.memory: 512 MiB is not allowed with cpu=512: Fargate accepts 1024 to 4096 in steps of 1024$"),
     (1024, 1024, r"^service\.memory: 1024 MiB is not allowed with cpu=1024: Fargate accepts 2048 to 8192 in steps of 1024$"),
     (300, 512, r"^service\.cpu: 300 is not a Fargate CPU size: use one of \[256, 512, 1024, 2048, 4096, 8192, 16384\]$"),
 ])
@@ -169,7 +175,8 @@ def test_a_cpu_memory_pair_fargate_rejects_is_refused_with_what_it_accepts(cpu, 
     ("10.0.0.1/16", r"^network\.vpc_cidr: '10\.0\.0\.1/16' is not a valid IPv4 CIDR"),
     ("fd00::/16", r"^network\.vpc_cidr: 'fd00::/16' is not a valid IPv4 CIDR"),
     ("not-a-cidr", r"^network\.vpc_cidr: 'not-a-cidr' is not a valid"),
-    ("10.0.0.0/21", r"^network\.vpc_cidr: '10\.0\.0\.0/21' is too small or too large: the prefix must be /16 to /20"),
+    ("10.0.0.0/21", r"^network\.vpc_cidr: '10\.0\.0\.0/21' is too small or too large: the prefix must be /16 to /20 "
+                    r"so that every subnet \(prefix \+ 4\) holds at least a /24$"),
     ("10.0.0.0/15", r"^network\.vpc_cidr: '10\.0\.0\.0/15' is too small or too large"),
     ("8.8.0.0/16", r"^network\.vpc_cidr: '8\.8\.0\.0/16' must lie in 10\.0\.0\.0/8, 172\.16\.0\.0/12 or 192\.168"),
     ("172.32.0.0/16", r"^network\.vpc_cidr: '172\.32\.0\.0/16' must lie in"),
@@ -265,7 +272,9 @@ def test_database_names_follow_postgresql_and_rds_rules(field_name, good, bad):
     for value in good:
         assert getattr(DatabaseConfig(**{field_name: value}), field_name) == value
     for value in bad:
-        with pytest.raises(ConfigError, match=rf"^database\.{field_name}: '{value}' must be 1-(63|16) lowercase letters"):
+        with pytest.raises(ConfigError, match=rf"^database\.{field_name}: '{value}' must be 1-(63|16) lowercase letters, "
+                                              r"digits or _, starting with a letter(, and not a reserved name "
+                                              r"\(admin, postgres, rdsadmin\))?$"):
             DatabaseConfig(**{field_name: value})
 
 
@@ -282,7 +291,8 @@ def test_numeric_uids_other_than_root_are_accepted(user):
 
 @pytest.mark.parametrize("path", ["health", "", "/a b", "/" + "a" * 1024, "/health?x=1"])
 def test_a_health_check_path_that_is_not_a_url_path_is_refused(path):
-    with pytest.raises(ConfigError, match=r"^service\.health_check_path: .* must be a URL path"):
+    with pytest.raises(ConfigError, match=rf"^service\.health_check_path: {re.escape(repr(path)[:57])}.* must be a URL "
+                                          r"path: '/' then at most 1023 letters, digits or /\._~%!\$&'\(\)\*\+,;=:@-$"):
         ServiceConfig(health_check_path=path)
 
 
@@ -349,13 +359,15 @@ def test_scaling_out_while_tasks_migrate_on_start_is_refused():
                                           r"migrations='on_start'"):
         ServiceConfig(desired_count=2)
     with pytest.raises(ConfigError, match=r"^service\.desired_count: 1 with autoscaling=on is not allowed while "
-                                          r"migrations='on_start'"):
+                                          r"migrations='on_start': run one task without autoscaling, or set "
+                                          r"migrations='task' to scale out$"):
         ServiceConfig(autoscaling=AutoscalingConfig(min_count=1))
 
 
 def test_an_environment_serves_https_unless_it_is_http_only_by_name():
     with pytest.raises(ConfigError, match=r"^load_balancer\.certificate_arn: is required: the load balancer serves "
-                                          r"HTTPS; .* or set load_balancer\.http_only=True"):
+                                          r"HTTPS; set it to an ACM certificate ARN, or set load_balancer\.http_only="
+                                          r"True to serve plain HTTP \(dev only\)$"):
         EnvironmentConfig(name="stage")
     assert env().load_balancer.certificate_arn is None
     https = env(load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="us-east-1")))
@@ -363,14 +375,17 @@ def test_an_environment_serves_https_unless_it_is_http_only_by_name():
 
 
 def test_http_only_with_a_certificate_is_refused_naming_both():
-    with pytest.raises(ConfigError, match=r"^load_balancer\.http_only: True contradicts certificate_arn"):
+    with pytest.raises(ConfigError, match=r"^load_balancer\.http_only: True contradicts certificate_arn: with a "
+                                          r"certificate the load balancer serves HTTPS and redirects HTTP; remove one "
+                                          r"of the two$"):
         LoadBalancerConfig(http_only=True, certificate_arn=CERT.format(region="us-east-1"))
 
 
 @pytest.mark.parametrize("arn", ["arn:aws:iam::1:cert", "arn:aws:acm:us-east-1:12345:certificate/x",
                                  CERT.format(region="us-east-1") + "/extra", " " + CERT.format(region="us-east-1")])
 def test_a_certificate_arn_that_is_not_an_acm_certificate_is_refused(arn):
-    with pytest.raises(ConfigError, match=r"^load_balancer\.certificate_arn: .* is not an ACM certificate ARN"):
+    with pytest.raises(ConfigError, match=r"^load_balancer\.certificate_arn: .* is not an ACM certificate ARN "
+                                          r"\(arn:aws:acm:<region>:<account>:certificate/<id>\)$"):
         LoadBalancerConfig(certificate_arn=arn)
 
 
@@ -385,7 +400,8 @@ def test_the_deregistration_delay_must_be_shorter_than_the_stop_timeout():
     lb = LoadBalancerConfig(http_only=True, deregistration_delay_seconds=30)
     assert env(load_balancer=lb, service=ServiceConfig(stop_timeout_seconds=31))
     with pytest.raises(ConfigError, match=r"^load_balancer\.deregistration_delay_seconds: 30 is not allowed: it must be "
-                                          r"shorter than service\.stop_timeout_seconds \(30\)"):
+                                          r"shorter than service\.stop_timeout_seconds \(30\), or ECS kills a task "
+                                          r"that is still being sent requests$"):
         env(load_balancer=lb, service=ServiceConfig(stop_timeout_seconds=30))
 
 
@@ -412,7 +428,9 @@ def test_an_environment_name_that_is_not_a_valid_stack_name_is_refused(name):
 @pytest.mark.parametrize("project", ["a", "-ab", "ab-", "My", "a" * 21, "my--app", "internal", "xn--ab", "sthree-x",
                                      "amzn-s3-demo-x"])
 def test_a_project_aws_would_refuse_in_a_name_is_refused(project):
-    with pytest.raises(ConfigError, match=rf"^project: '{project}' is not allowed: use 2-20 characters"):
+    with pytest.raises(ConfigError, match=rf"^project: '{project}' is not allowed: use 2-20 characters a-z, 0-9 and "
+                                          r"'-', starting with a letter, without '--', not 'internal' nor starting "
+                                          r"with xn--, sthree- or amzn-s3-demo- \(names AWS reserves\)$"):
         env(project=project)
 
 
@@ -441,7 +459,8 @@ def test_a_region_botocore_does_not_know_is_refused(region):
 
 @pytest.mark.parametrize("bucket", ["My_Bucket", "x", "ab", "a" * 64, "a..b", "-abc", "abc-", "xn--abc", "sthree-abc"])
 def test_an_invalid_state_bucket_name_is_refused(bucket):
-    with pytest.raises(ConfigError, match=rf"^bootstrap\.state_bucket: '{bucket}' is not a valid S3 bucket name"):
+    with pytest.raises(ConfigError, match=rf"^bootstrap\.state_bucket: '{bucket}' is not a valid S3 bucket name: "
+                                          r"3-63 of a-z, 0-9, '\.', '-', starting and ending with a letter or digit$"):
         BootstrapConfig(state_bucket=bucket)
 
 
@@ -453,6 +472,7 @@ def test_valid_state_bucket_names_are_accepted(bucket):
 # ---- between environments ----
 
 def test_the_shipped_environments_pass_every_rule_without_a_warning():
+    from infra import environments  # here, not at the top: `make mutation` leaves the "shipped" tests out
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_environments(environments.ENVIRONMENTS)
@@ -498,15 +518,16 @@ def test_environments_are_selected_by_name_in_the_order_given():
 
 def test_an_unknown_environment_is_refused_with_the_known_ones():
     with pytest.raises(ConfigError, match=r"^ENVIRONMENTS: 'staging' is not defined; known environments: dev, prod$"):
-        select(environments.ENVIRONMENTS, "dev,staging")
+        select({"dev": env(name="dev"), "prod": env(name="prod")}, "dev,staging")
 
 
 def test_an_environment_named_twice_is_refused():
     with pytest.raises(ConfigError, match=r"^ENVIRONMENTS: 'dev' is named twice: name each environment once$"):
-        select(environments.ENVIRONMENTS, "dev,dev")
+        select({"dev": env(name="dev"), "prod": env(name="prod")}, "dev,dev")
 
 
-def test_every_environment_keeps_its_state_under_its_own_key_in_one_bucket():
+def test_every_shipped_environment_keeps_its_state_under_its_own_key_in_one_bucket():
+    from infra import environments
     keys = [e.state_key for e in environments.ENVIRONMENTS.values()]
     assert keys == [f"{name}/terraform.tfstate" for name in environments.ENVIRONMENTS]
     assert not any(f.name == "state_bucket" for f in dataclasses.fields(EnvironmentConfig))
@@ -529,7 +550,9 @@ def test_the_default_delays_are_ordered_as_the_rules_require():
 
 def test_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        environments.ENVIRONMENTS["dev"].service.cpu = 512  # type: ignore[misc]
+        env().service.cpu = 512  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env().name = "other"  # type: ignore[misc]
 
 
 def test_replacing_a_setting_validates_it_again():
@@ -549,7 +572,8 @@ def test_every_setting_has_a_doc_right_after_it():
     assert undocumented == []
 
 
-def test_the_environments_file_imports_every_section_a_user_may_set():
+def test_the_shipped_environments_file_imports_every_section_a_user_may_set():
+    from infra import environments
     for cls in (NetworkConfig, DatabaseConfig, RegistryConfig, ServiceConfig, AutoscalingConfig, LoadBalancerConfig,
                 EnvironmentConfig, BootstrapConfig):
         assert getattr(environments, cls.__name__) is cls
