@@ -212,10 +212,13 @@ def test_npx_cdktf_synth_as_the_readme_writes_it_prints_no_node_banner_and_no_er
     environ = terraform_env({k: v for k, v in os.environ.items()
                              if k not in SETTINGS and k != "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"})
     environ["CHECKPOINT_DISABLE"] = "1"
-    environ["CDKTF_OUTDIR"] = str(tmp_path / "cdktf.out")
-    result = subprocess.run(["npx", "cdktf", "synth"], cwd=ROOT, env=environ, capture_output=True, text=True,
+    # The project seen through links, so that the CLI's cdktf.out lands here and not in the repository.
+    for name in ("cdktf.json", "package.json", "node_modules", ".venv", "main.py", "infra"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    result = subprocess.run(["npx", "cdktf", "synth"], cwd=tmp_path, env=environ, capture_output=True, text=True,
                             timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Generated Terraform code for the stacks: bootstrap, dev, prod" in output
+    assert (tmp_path / "cdktf.out" / "stacks" / "prod" / "cdk.tf.json").is_file()
     assert "end-of-life" not in output and "[ERROR]" not in output and "ERROR" not in output, output
