@@ -215,7 +215,7 @@ def test_pinned_zones_must_be_az_count_different_zones(zones, message):
         NetworkConfig(availability_zones=zones)
 
 
-@pytest.mark.parametrize("zone", ["eu-west-1b", "east", "us-east-1", "us-east-11", "us-east-1-"])
+@pytest.mark.parametrize("zone", ["eu-west-1b", "east", "us-east-1", "us-east-11", "us-east-1-", "us-east-1B", ""])
 def test_a_pinned_zone_that_is_not_a_zone_of_the_environments_region_is_refused(zone):
     with pytest.raises(ConfigError, match=rf"^network\.availability_zones: '{zone}' is not a zone of region 'us-east-1', "
                                           r"e\.g\. 'us-east-1a'$"):
