@@ -2,7 +2,7 @@
 
 - `registry`: a `runner.registry.Registry` running on 127.0.0.1 (free port) with its files in a session
   temporary folder; `registry.address` is "127.0.0.1:PORT". Stopped at the end of the session.
-- `app_image`: a `runner.image.PushedImage` of app/ built from app/Dockerfile and pushed to `registry`;
+- `app_image`: a `runner.image.PushedImage` of app/ (as it is at the session's start) built from app/Dockerfile and pushed to `registry`;
   `.reference` ("127.0.0.1:PORT/notes-app:TAG"), `.pinned` (".../notes-app@sha256:..."), `.digest`.
   Pull it with `podman pull --tls-verify=false <reference>`. The first build on a machine takes about
   2.5 min (stand-in base from Debian packages); later ones reuse the cached base and layers (~5 s).
@@ -37,9 +37,12 @@ def registry(tmp_path_factory) -> Registry:
 
 
 @pytest.fixture(scope="session")
-def image_settings() -> ImageSettings:
-    """The app as it is in this working tree, with the machine's shared build cache."""
-    return ImageSettings()
+def image_settings(tmp_path_factory) -> ImageSettings:
+    """The app as it is in this working tree when the session starts (a copy: edits made meanwhile do
+    not reach later builds of the session), with the machine's shared build cache."""
+    snapshot = tmp_path_factory.mktemp("context") / "app"
+    shutil.copytree(ImageSettings.context, snapshot, ignore=shutil.ignore_patterns("__pycache__"))
+    return ImageSettings(context=snapshot)
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,16 @@ def test_the_default_command_serves_the_app_and_fails_fast_naming_missing_settin
     assert "invalid configuration" in result.stderr + result.stdout
 
 
+def test_the_pushed_image_enters_python_in_exec_form_as_uid_10001(app_image):
+    result = subprocess.run(["skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{app_image.pinned}"],
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)["config"]
+    assert (config["User"], config["Entrypoint"], config["Cmd"]) == ("10001:10001", ["python", "-m", "app"], ["serve"])
+    assert "PYTHONDONTWRITEBYTECODE=1" in config["Env"] and "HOME=/tmp" in config["Env"]
+
+
 def test_the_build_reports_the_image_size(built_image):
     assert re.fullmatch(r"\d+(\.\d+)? [kMG]B", built_image.size), built_image.size
 
