@@ -213,7 +213,7 @@ def base_name(settings: ImageSettings) -> str:
 
 
 def ensure_base(settings: ImageSettings, buildah: Buildah) -> str:
-    """The stand-in base in buildah's storage, built from Debian packages the first time (~50 s)."""
+    """The stand-in base in buildah's storage, built from Debian packages the first time (about 1 min)."""
     name = base_name(settings)
     if buildah.has_image(name):
         return name
@@ -228,7 +228,7 @@ def ensure_base(settings: ImageSettings, buildah: Buildah) -> str:
         work = cache / "base-work"
         shutil.rmtree(work, ignore_errors=True)
         rootfs = work / "rootfs"
-        with step(f"building the stand-in base from Debian {settings.suite} ({mirror}; about 50 s, once)"):
+        with step(f"building the stand-in base from Debian {settings.suite} ({mirror}; about 1 min, once)"):
             _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(settings.base_packages),
                   settings.suite, str(rootfs), mirror],
                  "debootstrap", f"check that {mirror} is reachable (apt-get update works?)", log=work / "debootstrap.log")
