@@ -1,8 +1,13 @@
 """Synthesize every stack once per test session and hand the parsed Terraform JSON to the tests.
 
-One App holds the real stacks (bootstrap, dev, prod, exactly as main.py builds them) and two test
-variants: `variant` turns on what the defaults leave off (HTTPS, autoscaling, NAT `none`, a digest),
-and `emulated` is dev built with AWS_ENDPOINT_URL set.
+One App holds the real stacks (bootstrap and one per entry of `infra/environments.py`, exactly as main.py
+builds them, whatever their names) and stacks only the tests build, from configurations defined here:
+`variant` turns on what the defaults leave off (HTTPS, autoscaling, NAT `none`, a digest), `weakened` has
+every named weakening (HTTP only, no deletion protection, one NAT, one database zone, force delete),
+`guarded` keeps everything (a NAT per zone, long backups) and `emulated` is `weakened` pointed at an
+emulator endpoint. Tests of one setting's effect use the test-only stacks; tests of "every environment"
+are parametrized over the configured ones and compare against each one's configuration, so that adding,
+renaming or removing an environment, or changing its region, bucket or certificate, needs no test edit.
 """
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ import pytest
 
 from infra import environments
 from infra.config import (
-    AutoscalingConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, ServiceConfig,
+    AutoscalingConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, RegistryConfig,
+    ServiceConfig,
 )
+from infra.stacks import BOOTSTRAP_STACK
 
 ROOT = Path(__file__).resolve().parents[2]
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
@@ -27,18 +34,49 @@ EMULATOR = "http://127.0.0.1:4999"
 
 VARIANT = EnvironmentConfig(
     name="variant",
+    region="us-east-1",
     network=NetworkConfig(vpc_cidr="172.16.0.0/20", az_count=3, nat="none"),
     service=ServiceConfig(image_tag=DIGEST, migrations="task", desired_count=2,
                           autoscaling=AutoscalingConfig(min_count=2, max_count=8)),
     load_balancer=LoadBalancerConfig(certificate_arn=CERT),
 )
+WEAKENED = EnvironmentConfig(
+    name="weakened",
+    region="us-east-1",
+    network=NetworkConfig(vpc_cidr="172.20.0.0/16", nat="single"),
+    database=DatabaseConfig(deletion_protection=False, backup_retention_days=1, multi_az=False),
+    registry=RegistryConfig(force_delete=True),
+    load_balancer=LoadBalancerConfig(deletion_protection=False, http_only=True),
+)
+GUARDED = EnvironmentConfig(
+    name="guarded",
+    region="us-east-1",
+    network=NetworkConfig(vpc_cidr="172.24.0.0/16", az_count=3, nat="per_az"),
+    database=DatabaseConfig(instance_class="db.t4g.medium", backup_retention_days=14),
+    load_balancer=LoadBalancerConfig(certificate_arn=CERT),
+)
+# Configurations of the stacks only the tests build, by stack name.
+TEST_STACK_CONFIGS = {config.name: config for config in (
+    VARIANT, WEAKENED, GUARDED, dataclasses.replace(WEAKENED, name="emulated"))}
+# The configured environments, whatever infra/environments.py names them.
+CONFIGURED = list(environments.ENVIRONMENTS)
+# Application stacks for properties every environment must have: the configured ones and `variant`, which
+# turns on what the defaults leave off (`weakened` and `guarded` are read by the tests of their settings).
+APP_STACKS = [*CONFIGURED, "variant"]
+STACKS = [BOOTSTRAP_STACK, *CONFIGURED, *TEST_STACK_CONFIGS]
+_clash = set(CONFIGURED) & set(TEST_STACK_CONFIGS)
+assert not _clash, f"environment(s) {sorted(_clash)} in infra/environments.py clash with tests/infra/conftest.py's " \
+    "test-only stacks: rename the test-only configurations there"
 
 
 class Stack:
     """One synthesized stack: its JSON, with helpers that read like the tests' sentences."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, config: EnvironmentConfig | None = None) -> None:
         self.path = path
+        self.name = path.parent.name
+        self.config = config
+        """The configuration the stack was built from (None for the bootstrap stack)."""
         self.json = json.loads(path.read_text())
 
     def resources(self, rtype: str) -> dict[str, dict]:
@@ -72,15 +110,20 @@ def outdir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("synth") / "cdktf.out"
     app = App(outdir=str(out))
-    build(app, environments.BOOTSTRAP, [*environments.ENVIRONMENTS.values(), VARIANT])
-    AppStack(app, "emulated", config=dataclasses.replace(environments.ENVIRONMENTS["dev"], name="emulated"),
-             state=environments.BOOTSTRAP, endpoint=EMULATOR)
+    test_only = {name: config for name, config in TEST_STACK_CONFIGS.items() if name != "emulated"}
+    build(app, environments.BOOTSTRAP, [*environments.ENVIRONMENTS.values(), *test_only.values()])
+    AppStack(app, "emulated", config=TEST_STACK_CONFIGS["emulated"], state=environments.BOOTSTRAP, endpoint=EMULATOR)
     app.synth()
     return out
 
 
+def config_of(name: str) -> EnvironmentConfig | None:
+    """The configuration stack `name` was built from: a configured environment's or a test-only one."""
+    return environments.ENVIRONMENTS.get(name) or TEST_STACK_CONFIGS.get(name)
+
+
 def _stack(outdir: Path, name: str) -> Stack:
-    return Stack(outdir / "stacks" / name / "cdk.tf.json")
+    return Stack(outdir / "stacks" / name / "cdk.tf.json", config_of(name))
 
 
 def _stack_fixture(name: str):
@@ -90,16 +133,22 @@ def _stack_fixture(name: str):
     return fixture
 
 
-bootstrap = _stack_fixture("bootstrap")
-dev = _stack_fixture("dev")
-prod = _stack_fixture("prod")
+bootstrap = _stack_fixture(BOOTSTRAP_STACK)
 variant = _stack_fixture("variant")
+weakened = _stack_fixture("weakened")
+guarded = _stack_fixture("guarded")
 emulated = _stack_fixture("emulated")
 
 
-@pytest.fixture(scope="session", params=["dev", "prod", "variant"])
+@pytest.fixture(scope="session", params=APP_STACKS)
 def app_stack(request, outdir) -> Stack:
     """Each application stack in turn, for properties every environment must have."""
+    return _stack(outdir, request.param)
+
+
+@pytest.fixture(scope="session", params=CONFIGURED)
+def env_stack(request, outdir) -> Stack:
+    """Each configured environment's stack in turn, with `.config` to compare against."""
     return _stack(outdir, request.param)
 
 
@@ -116,3 +165,16 @@ def main_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """One run of `python main.py` (the fast path) and the folder it wrote."""
     cwd = tmp_path_factory.mktemp("main")
     return run_main(cwd), cwd / "cdktf.out"
+
+
+@pytest.fixture(scope="session")
+def stack_configs(outdir):
+    """Every synthesized stack with the configuration it was built from, for the checkov skip list."""
+    from security.scan import Stack, stacks_of
+
+    stacks = stacks_of(environments.BOOTSTRAP, environments.ENVIRONMENTS)
+    for name in (p.name for p in (outdir / "stacks").iterdir()):
+        if name not in stacks:  # the test-only stacks: built by this file from configs it defines
+            config = TEST_STACK_CONFIGS[name]
+            stacks[name] = Stack(name, "app", config)
+    return stacks

@@ -33,7 +33,8 @@ def test_access_log_bucket_is_private_versioned_and_encrypted_with_sse_s3(app_st
 
 def test_access_logs_expire_after_the_request_log_retention(app_stack):
     (rule,) = app_stack.find("aws_s3_bucket_lifecycle_configuration", "access-logs")["rule"]
-    assert rule["status"] == "Enabled" and rule["expiration"] == [{"days": 365}]
+    assert rule["status"] == "Enabled"
+    assert rule["expiration"] == [{"days": app_stack.config.load_balancer.request_log_retention_days}]
     assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 1}]
 
 
@@ -49,10 +50,15 @@ def test_only_elb_log_delivery_may_write_and_only_under_the_prefix_over_tls(app_
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_only_a_load_balancer_that_may_be_destroyed_takes_its_logs_with_it(dev, prod):
-    assert dev.find("aws_s3_bucket", "access-logs")["force_destroy"] is True
-    assert prod.find("aws_s3_bucket", "access-logs")["force_destroy"] is False
+def test_only_a_load_balancer_that_may_be_destroyed_takes_its_logs_with_it(weakened, guarded):
+    assert weakened.find("aws_s3_bucket", "access-logs")["force_destroy"] is True
+    assert guarded.find("aws_s3_bucket", "access-logs")["force_destroy"] is False
 
 
-def test_bucket_names_are_prefixes_so_that_each_account_gets_its_own(dev):
-    assert dev.find("aws_s3_bucket", "access-logs")["bucket_prefix"] == "notes-dev-access-logs-"
+def test_each_environment_keeps_its_access_logs_as_long_as_its_load_balancer_is_protected(env_stack):
+    protected = env_stack.config.load_balancer.deletion_protection
+    assert env_stack.find("aws_s3_bucket", "access-logs")["force_destroy"] is (not protected)
+
+
+def test_bucket_names_are_prefixes_so_that_each_account_gets_its_own(app_stack):
+    assert app_stack.find("aws_s3_bucket", "access-logs")["bucket_prefix"] == f"{app_stack.config.prefix}-access-logs-"

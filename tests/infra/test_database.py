@@ -46,28 +46,47 @@ def test_database_hardening_applies_in_every_environment(app_stack):
     assert db["monitoring_role_arn"] == app_stack.ref("aws_iam_role", "monitoring-role", "arn")
 
 
-def test_exported_database_logs_are_kept_a_year(dev, prod):
-    for stack in (dev, prod):
-        groups = {g["name"]: g for g in stack.resources("aws_cloudwatch_log_group").values()}
-        for export in ("postgresql", "upgrade"):
-            assert groups[f"/aws/rds/instance/notes-{stack.path.parent.name}/{export}"]["retention_in_days"] == 365
+def test_exported_database_logs_are_kept_a_year_by_default(weakened):
+    groups = {g["name"]: g for g in weakened.resources("aws_cloudwatch_log_group").values()}
+    for export in ("postgresql", "upgrade"):
+        assert groups[f"/aws/rds/instance/notes-weakened/{export}"]["retention_in_days"] == 365
 
 
-def test_prod_database_is_protected_multi_az_and_keeps_a_final_snapshot(prod):
-    db = prod.one("aws_db_instance")
+def test_exported_database_logs_are_kept_as_each_environment_configures(app_stack):
+    groups = {g["name"]: g for g in app_stack.resources("aws_cloudwatch_log_group").values()}
+    for export in ("postgresql", "upgrade"):
+        group = groups[f"/aws/rds/instance/{app_stack.config.prefix}/{export}"]
+        assert group["retention_in_days"] == app_stack.config.database.log_retention_days
+
+
+def test_a_protected_database_is_multi_az_and_keeps_a_final_snapshot(guarded):
+    db = guarded.one("aws_db_instance")
     assert db["deletion_protection"] is True
     assert db["skip_final_snapshot"] is False
-    assert db["final_snapshot_identifier"] == "notes-prod-final"
+    assert db["final_snapshot_identifier"] == "notes-guarded-final"
     assert db["multi_az"] is True
     assert db["backup_retention_period"] == 14
+    assert db["instance_class"] == "db.t4g.medium"
+
+
+def test_each_environment_s_database_follows_its_configuration(env_stack):
+    db, config = env_stack.one("aws_db_instance"), env_stack.config.database
+    assert db["identifier"] == env_stack.config.prefix
+    assert db["instance_class"] == config.instance_class
+    assert db["deletion_protection"] is config.deletion_protection
+    assert db["skip_final_snapshot"] is (not config.deletion_protection)
+    assert db.get("final_snapshot_identifier") == (
+        f"{env_stack.config.prefix}-final" if config.deletion_protection else None)
+    assert db["multi_az"] is config.multi_az
+    assert db["backup_retention_period"] == config.backup_retention_days
 
 
 def test_multi_az_is_the_default(variant):
     assert variant.one("aws_db_instance")["multi_az"] is True
 
 
-def test_dev_database_can_be_destroyed_by_its_named_setting(dev):
-    db = dev.one("aws_db_instance")
+def test_a_database_can_be_destroyed_by_its_named_setting(weakened):
+    db = weakened.one("aws_db_instance")
     assert db["deletion_protection"] is False
     assert db["skip_final_snapshot"] is True
     assert db["multi_az"] is False

@@ -7,6 +7,7 @@ import pytest
 from typing import Any, Iterator
 
 from security.scan import scan_secrets
+from tests.infra.conftest import STACKS
 
 # A key whose name has one of these words (secret_key, DB_PASSWORD; not secretsmanager).
 SECRET_KEY = re.compile(r"(^|[_.-])(password|passwd|secret|token|api_?key|private_?key|access_?key|credentials?)"
@@ -60,7 +61,7 @@ def secrets_in(path: Path, stack: str) -> list[str]:
 
 def test_no_file_synthesis_writes_holds_a_password_or_key(outdir):
     files = [p for p in outdir.rglob("*") if p.is_file()]
-    assert len([p for p in files if p.name == "cdk.tf.json"]) == 5
+    assert len([p for p in files if p.name == "cdk.tf.json"]) == len(STACKS)
     found = []
     for path in files:
         parts = path.relative_to(outdir).parts
@@ -74,7 +75,7 @@ def test_checkov_secret_detectors_find_nothing_in_the_output(outdir):
 
 
 def test_the_scan_finds_a_password_a_key_and_a_credential_url(tmp_path):
-    leaked = tmp_path / "stacks" / "dev" / "cdk.tf.json"
+    leaked = tmp_path / "stacks" / "leaky" / "cdk.tf.json"
     leaked.parent.mkdir(parents=True)
     leaked.write_text(json.dumps({"resource": {
         "aws_db_instance": {"db": {"password": "hunter2-but-longer"}},
@@ -83,7 +84,7 @@ def test_the_scan_finds_a_password_a_key_and_a_credential_url(tmp_path):
             {"name": "DATABASE_URL", "value": "postgres://app:pw@db/app"}]}])}},
         "aws_iam_access_key": {"k": {"id": "AKIA" + "ABCDEFGHIJKLMNOP"}},
     }}))
-    found = secrets_in(leaked, "dev")
+    found = secrets_in(leaked, "leaky")
     assert any("password = hunt" in f for f in found)
     assert any("API_TOKEN = tok-" in f for f in found)
     assert any("a URL with a password" in f for f in found)

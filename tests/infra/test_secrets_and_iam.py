@@ -26,7 +26,7 @@ def test_tasks_get_host_port_name_and_secret_arn_as_plain_environment(app_stack)
     env = {e["name"]: e["value"] for e in app_stack.container("app-task")["environment"]}
     assert env["DB_HOST"] == app_stack.ref("aws_db_instance", "instance", "address")
     assert env["DB_PORT"] == "5432"
-    assert env["DB_NAME"] == "app"
+    assert env["DB_NAME"] == app_stack.config.database.database_name
     assert env["DB_SSLMODE"] == "require"
     assert env["DB_SECRET_ARN"] == secret_ref(app_stack)
     assert not [name for name in env if re.search("PASSWORD|SECRET$|TOKEN|KEY", name)]

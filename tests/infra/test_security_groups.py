@@ -10,8 +10,8 @@ def rules(stack: Stack, kind: str, group_part: str) -> list[dict]:
             if r["security_group_id"] == group]
 
 
-def test_load_balancer_accepts_only_http_from_the_internet_without_a_certificate(dev):
-    ingress = rules(dev, "ingress", "load-balancer_sg")
+def test_load_balancer_accepts_only_http_from_the_internet_without_a_certificate(weakened):
+    ingress = rules(weakened, "ingress", "load-balancer_sg")
     assert sorted((r["from_port"], r["to_port"], r.get("cidr_ipv4") or r.get("cidr_ipv6")) for r in ingress) == [
         (80, 80, "0.0.0.0/0"), (80, 80, "::/0")]
 
@@ -22,16 +22,23 @@ def test_load_balancer_accepts_http_and_https_from_the_internet_with_a_certifica
         (80, "0.0.0.0/0"), (80, "::/0"), (443, "0.0.0.0/0"), (443, "::/0")]
 
 
+def test_each_environment_s_load_balancer_accepts_the_ports_its_configuration_serves(env_stack):
+    ports = {r["from_port"] for r in rules(env_stack, "ingress", "load-balancer_sg")}
+    assert ports == ({80} if env_stack.config.load_balancer.http_only else {80, 443})
+
+
 def test_load_balancer_sends_traffic_only_to_the_tasks_on_the_container_port(app_stack):
     (egress,) = rules(app_stack, "egress", "load-balancer_sg")
+    port = app_stack.config.service.container_port
     assert egress["referenced_security_group_id"] == app_stack.ref("aws_security_group", "service_sg")
-    assert (egress["from_port"], egress["to_port"], egress["ip_protocol"]) == (8000, 8000, "tcp")
+    assert (egress["from_port"], egress["to_port"], egress["ip_protocol"]) == (port, port, "tcp")
 
 
 def test_tasks_accept_traffic_only_from_the_load_balancer_on_the_container_port(app_stack):
     (ingress,) = rules(app_stack, "ingress", "service_sg")
+    port = app_stack.config.service.container_port
     assert ingress["referenced_security_group_id"] == app_stack.ref("aws_security_group", "load-balancer_sg")
-    assert (ingress["from_port"], ingress["to_port"], ingress["ip_protocol"]) == (8000, 8000, "tcp")
+    assert (ingress["from_port"], ingress["to_port"], ingress["ip_protocol"]) == (port, port, "tcp")
 
 
 def test_tasks_reach_only_the_database_and_https_apis(app_stack):

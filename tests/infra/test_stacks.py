@@ -1,12 +1,13 @@
 """Stacks: the state bucket, the S3 backend with locking, outputs, and the emulator switch."""
 import json
 
+from infra import environments
 from tests.infra.conftest import EMULATOR
 
 
 def test_state_bucket_is_versioned_encrypted_private_and_protected_from_destroy(bootstrap):
     bucket = bootstrap.one("aws_s3_bucket")
-    assert bucket["bucket"] == "notes-service-tfstate-example"
+    assert bucket["bucket"] == environments.BOOTSTRAP.state_bucket
     assert bucket["lifecycle"] == {"prevent_destroy": True}
     assert bootstrap.one("aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
     (rule,) = bootstrap.one("aws_s3_bucket_server_side_encryption_configuration")["rule"]
@@ -39,11 +40,20 @@ def test_bootstrap_stack_keeps_local_state_and_outputs_the_bucket_name(bootstrap
     assert bootstrap.json["output"]["state_bucket"]["value"] == bootstrap.ref("aws_s3_bucket", "state", "bucket")
 
 
-def test_each_environment_keeps_encrypted_locked_state_under_its_own_key(dev, prod):
-    for stack, key in ((dev, "dev/terraform.tfstate"), (prod, "prod/terraform.tfstate")):
-        backend = stack.json["terraform"]["backend"]["s3"]
-        assert backend == {"bucket": "notes-service-tfstate-example", "key": key, "region": "us-east-1",
-                           "encrypt": True, "use_lockfile": True}
+def test_state_bucket_is_in_the_bootstrap_region(bootstrap):
+    (provider,) = bootstrap.json["provider"]["aws"]
+    assert provider["region"] == environments.BOOTSTRAP.region
+
+
+def test_each_environment_keeps_encrypted_locked_state_under_its_own_key(env_stack):
+    backend = env_stack.json["terraform"]["backend"]["s3"]
+    assert backend == {"bucket": environments.BOOTSTRAP.state_bucket, "key": f"{env_stack.name}/terraform.tfstate",
+                       "region": environments.BOOTSTRAP.region, "encrypt": True, "use_lockfile": True}
+
+
+def test_each_environment_s_resources_are_in_its_region(env_stack):
+    (provider,) = env_stack.json["provider"]["aws"]
+    assert provider["region"] == env_stack.config.region
 
 
 def test_stack_outputs_what_operators_need_and_never_a_secret_value(app_stack):
@@ -53,20 +63,24 @@ def test_stack_outputs_what_operators_need_and_never_a_secret_value(app_stack):
                             "database_endpoint", "database_secret_arn"}
     assert outputs["database_secret_arn"]["value"] == app_stack.ref(
         "aws_db_instance", "instance", "master_user_secret[0].secret_arn")
-    # Only dev is http_only; every other environment serves HTTPS.
-    assert outputs["app_url"]["value"] == ("http://" if app_stack.path.parent.name == "dev" else "https://") + \
+    assert outputs["app_url"]["value"] == ("http://" if app_stack.config.load_balancer.http_only else "https://") + \
         app_stack.ref("aws_lb", "alb", "dns_name")
     values = json.dumps([o["value"] for o in outputs.values()]).lower()
     assert "password" not in values and "secret_string" not in values
 
 
-def test_resource_names_carry_project_and_environment(dev, prod):
-    assert dev.one("aws_ecs_cluster")["name"] == "notes-dev"
-    assert prod.one("aws_db_instance")["identifier"] == "notes-prod"
+def test_resource_names_carry_project_and_environment(weakened):
+    assert weakened.one("aws_ecs_cluster")["name"] == "notes-weakened"
+    assert weakened.one("aws_db_instance")["identifier"] == "notes-weakened"
 
 
-def test_without_an_endpoint_override_the_provider_targets_real_aws_untouched(dev):
-    (provider,) = dev.json["provider"]["aws"]
+def test_each_environment_s_resource_names_start_with_its_prefix(env_stack):
+    assert env_stack.one("aws_ecs_cluster")["name"] == env_stack.config.prefix
+    assert env_stack.one("aws_db_instance")["identifier"] == env_stack.config.prefix
+
+
+def test_without_an_endpoint_override_the_provider_targets_real_aws_untouched(env_stack):
+    (provider,) = env_stack.json["provider"]["aws"]
     assert set(provider) == {"region", "default_tags"}
 
 

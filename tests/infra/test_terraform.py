@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from tests.infra.conftest import STACKS
 from tools import mirror
 
 pytestmark = pytest.mark.integration
@@ -14,7 +15,7 @@ def terraform_env() -> dict[str, str]:
     return mirror.terraform_env({**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "CHECKPOINT_DISABLE": "1"})
 
 
-@pytest.mark.parametrize("stack", ["bootstrap", "dev", "prod", "variant", "emulated"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_stack_passes_terraform_validate(stack, outdir, tmp_path):
     terraform = shutil.which("terraform")
     assert terraform, "terraform is not on PATH: install Terraform >= 1.10 (see README, Quick start)"
