@@ -33,6 +33,8 @@ def _fail(field_name: str, message: str) -> None:
 
 # The stack that holds the state bucket; no environment may take its name.
 BOOTSTRAP_STACK = "bootstrap"
+SUBNET_TIERS = ("public", "private", "isolated")
+"""Subnet tiers, in the order their blocks are carved from the VPC range: load balancer and NAT, tasks, database."""
 # app/__main__.py's uvicorn keep-alive: the load balancer must close idle connections before the app does,
 # or a request sent on a connection the app is closing gets a 502.
 APP_KEEP_ALIVE_SECONDS = 65
@@ -179,10 +181,11 @@ class NetworkConfig:
         """The pinned zone names: `availability_zones`, or the region's first `az_count` letters."""
         return list(self.availability_zones) or [f"{region}{letter}" for letter in "abcde"[:self.az_count]]
 
-    def subnet_cidrs(self, tier: int) -> list[str]:
-        """CIDRs of one tier's subnets (0 public, 1 private, 2 isolated), one per AZ."""
+    def subnet_cidrs(self, tier: str) -> list[str]:
+        """CIDRs of one tier's subnets (a name in SUBNET_TIERS), one per AZ, in the tiers' order."""
         blocks = list(ipaddress.ip_network(self.vpc_cidr).subnets(prefixlen_diff=4))
-        return [str(blocks[tier * self.az_count + i]) for i in range(self.az_count)]
+        start = SUBNET_TIERS.index(tier) * self.az_count
+        return [str(block) for block in blocks[start:start + self.az_count]]
 
 
 @_settings("database")

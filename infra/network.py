@@ -58,17 +58,17 @@ class Network(Construct):
 
         igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name})
 
-        def subnets(tier: str, index: int) -> list[Subnet]:
+        def subnets(tier: str) -> list[Subnet]:
             return [
                 Subnet(self, f"{tier}-{i}", vpc_id=self.vpc.id, cidr_block=cidr,
                        availability_zone=Fn.element(zones.names, i), map_public_ip_on_launch=False,
                        tags={"Name": f"{name}-{tier}-{i}", "tier": tier})
-                for i, cidr in enumerate(config.subnet_cidrs(index))
+                for i, cidr in enumerate(config.subnet_cidrs(tier))
             ]
 
-        self.public_subnets = subnets("public", 0)
-        self.private_subnets = subnets("private", 1)
-        self.isolated_subnets = subnets("isolated", 2)
+        self.public_subnets = subnets("public")
+        self.private_subnets = subnets("private")
+        self.isolated_subnets = subnets("isolated")
 
         public_rt = RouteTable(self, "public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"})
         Route(self, "public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",

@@ -213,7 +213,7 @@ def scan_secrets(directory: Path) -> list[str]:
 
 def stacks_of(bootstrap: Any, environments: dict[str, Any]) -> dict[str, Stack]:
     """The stacks main.py builds from a configuration: the bootstrap stack and one per environment."""
-    from infra.stacks import BOOTSTRAP_STACK
+    from infra.config import BOOTSTRAP_STACK
 
     return {BOOTSTRAP_STACK: Stack(BOOTSTRAP_STACK, "bootstrap", bootstrap),
             **{name: Stack(name, "app", config) for name, config in environments.items()}}

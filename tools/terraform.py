@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from infra.config import BOOTSTRAP_STACK
 from tools import mirror as provider_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOTSTRAP = "bootstrap"
+BOOTSTRAP = BOOTSTRAP_STACK
 REGION = "us-east-1"
 MIN_TERRAFORM = (1, 10)  # S3-native state locking (use_lockfile)
 MIN_NODE = 18

@@ -193,16 +193,16 @@ def test_a_private_vpc_cidr_of_16_to_20_bits_is_accepted(cidr):
 
 def test_the_smallest_vpc_over_five_zones_still_gets_a_24_per_subnet():
     network = NetworkConfig(vpc_cidr="10.0.0.0/20", az_count=5)
-    assert network.subnet_cidrs(0) == [f"10.0.{i}.0/24" for i in range(0, 5)]
-    assert network.subnet_cidrs(1) == [f"10.0.{i}.0/24" for i in range(5, 10)]
-    assert network.subnet_cidrs(2) == [f"10.0.{i}.0/24" for i in range(10, 15)]
+    assert network.subnet_cidrs("public") == [f"10.0.{i}.0/24" for i in range(0, 5)]
+    assert network.subnet_cidrs("private") == [f"10.0.{i}.0/24" for i in range(5, 10)]
+    assert network.subnet_cidrs("isolated") == [f"10.0.{i}.0/24" for i in range(10, 15)]
     assert network.zone_names("eu-west-1") == [f"eu-west-1{z}" for z in "abcde"]
 
 
 def test_subnets_are_carved_per_tier_and_zone():
     network = NetworkConfig(vpc_cidr="10.10.0.0/16", az_count=2)
-    assert network.subnet_cidrs(0) == ["10.10.0.0/20", "10.10.16.0/20"]
-    assert network.subnet_cidrs(2) == ["10.10.64.0/20", "10.10.80.0/20"]
+    assert network.subnet_cidrs("public") == ["10.10.0.0/20", "10.10.16.0/20"]
+    assert network.subnet_cidrs("isolated") == ["10.10.64.0/20", "10.10.80.0/20"]
 
 
 @pytest.mark.parametrize("zones, message", [
