@@ -1,5 +1,6 @@
 """The HTTP API: notes CRUD, liveness and readiness, the page at `/`, and one log line per request."""
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -7,14 +8,12 @@ from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
+from psycopg import OperationalError
 
 from app import errors, limits, notes, page
-from app.db import Database, DatabaseUnavailable
-from app.models import ID_MAX, Note
+from app.db import DatabaseUnavailable
+from app.models import ID_MAX
+from app.pool import Pool, PoolTimeout
 from app.schemas import Health, NoteIn, NoteOut, NotePage, NotePatch, NotReady, Problem, Ready
 from app.settings import Settings
 
@@ -62,20 +61,21 @@ class RequestLog:
             request_log.info("request", extra=extra)
 
 
-def get_note(session: Session, note_id: int) -> Note:
-    note = session.get(Note, note_id)
+def found(note: dict | None, note_id: int) -> dict:
     if note is None:
         raise HTTPException(404, f"note {note_id} not found")
     return note
 
 
-def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    db = db or Database(settings)
+def create_app(settings: Settings) -> FastAPI:
+    db = Pool(settings)  # connects on first use: the app starts (and /health answers) with the database down
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        filling = asyncio.create_task(db.fill())
         yield
-        db.engine.dispose()
+        filling.cancel()
+        await db.close()
 
     app = FastAPI(title="Notes", version="1.0.0", lifespan=lifespan)
     app.state.db = db
@@ -98,55 +98,45 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/ready", tags=["ops"], responses={200: {"model": Ready}, 503: {"model": NotReady}})
-    def ready() -> JSONResponse:
+    async def ready() -> JSONResponse:
         try:
-            with db.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            async with db.connection() as connection:
+                await connection.execute("SELECT 1")
         except DB_UNAVAILABLE as e:
             # The detail (the database's address, the driver's words) is for the log, not the caller.
             log.warning("db.unavailable", extra={"path": "/ready", "reason": reason(e)})
             return JSONResponse({"status": "unavailable", "reason": "database unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    # Each handler takes its connection in the worker thread it runs in. A connection taken by a
-    # yield-dependency, in a thread of its own, can deadlock the thread pool once the pool of
-    # connections is exhausted: waiting checkouts then hold every thread the holders need.
+    # Every handler is `async def`: no thread pool, and a connection is held only while its statement runs.
     @app.post("/notes", status_code=201, tags=["notes"], responses=BODY | UNAVAILABLE)
-    def create_note(note: NoteIn, response: Response) -> NoteOut:
-        row = notes.add(db, note)
-        response.headers["Location"] = f"/notes/{row.id}"
+    async def create_note(note: NoteIn, response: Response) -> NoteOut:
+        row = await notes.add(db, note)
+        response.headers["Location"] = f"/notes/{row['id']}"
         return row
 
     @app.get("/notes", tags=["notes"], responses=UNAVAILABLE)
-    def list_notes(
+    async def list_notes(
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.default_page_size,
         after: Annotated[int, Query(ge=0, le=ID_MAX, description="Return notes with an id above this one.")] = 0,
     ) -> NotePage:
         # Keyset pagination: stable and cheap however deep the page.
-        with db.session() as session:
-            rows = session.scalars(select(Note).where(Note.id > after).order_by(Note.id).limit(limit + 1)).all()
+        rows = await notes.page(db, after, limit + 1)
         more = len(rows) > limit
-        return NotePage(items=rows[:limit], next_after=rows[limit - 1].id if more else None)
+        return {"items": rows[:limit], "next_after": rows[limit - 1]["id"] if more else None}
 
     @app.get("/notes/{note_id}", tags=["notes"], responses=MISSING | UNAVAILABLE)
-    def read_note(note_id: NoteId) -> NoteOut:
-        with db.session() as session:
-            return get_note(session, note_id)
+    async def read_note(note_id: NoteId) -> NoteOut:
+        return found(await notes.get(db, note_id), note_id)
 
     @app.patch("/notes/{note_id}", tags=["notes"], responses=BODY | MISSING | UNAVAILABLE)
-    def update_note(note_id: NoteId, changes: NotePatch) -> NoteOut:
-        with db.session() as session:
-            note = get_note(session, note_id)
-            for field, value in changes.model_dump(exclude_unset=True).items():
-                setattr(note, field, value)
-            session.commit()
-            return note
+    async def update_note(note_id: NoteId, changes: NotePatch) -> NoteOut:
+        return found(await notes.update(db, note_id, changes.model_dump(exclude_unset=True)), note_id)
 
     @app.delete("/notes/{note_id}", status_code=204, tags=["notes"], responses=MISSING | UNAVAILABLE)
-    def delete_note(note_id: NoteId) -> None:
-        with db.session() as session:
-            session.delete(get_note(session, note_id))
-            session.commit()
+    async def delete_note(note_id: NoteId) -> None:
+        if not await notes.delete(db, note_id):
+            raise HTTPException(404, f"note {note_id} not found")
 
     app.include_router(page.routes(db, settings.default_page_size))
     return app

@@ -1,14 +1,14 @@
-"""The connection pool, and how it survives RDS rotating the database password."""
+"""The migrations' (synchronous, SQLAlchemy) connections, and reading the RDS secret when its password was rotated.
+
+Serving uses app.pool instead: this engine only runs `migrate` and Alembic's own commands.
+"""
 
 import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from app.settings import Settings
 
@@ -19,9 +19,25 @@ class DatabaseUnavailable(Exception):
     """The database cannot be used right now; the request should get a 503."""
 
 
-def is_auth_failure(error: OperationalError) -> bool:
+def is_auth_failure(error: Exception) -> bool:
+    """Whether connecting failed for the credentials (a SQLAlchemy error wraps psycopg's as `orig`)."""
     # libpq reports failed authentication at connect time without a SQLSTATE, only as text.
-    return getattr(error.orig, "sqlstate", None) == "28P01" or "password authentication failed" in str(error)
+    sqlstate = getattr(getattr(error, "orig", error), "sqlstate", None)
+    return sqlstate == "28P01" or "password authentication failed" in str(error)
+
+
+def read_secret(arn: str) -> tuple[str, str]:
+    """The username and password in the RDS-managed secret, or DatabaseUnavailable (and a log line) if unreadable."""
+    try:
+        import boto3  # only needed, and slow to import, when credentials were rotated
+
+        # The secret's region is in its ARN; the endpoint may come from AWS_ENDPOINT_URL.
+        client = boto3.client("secretsmanager", region_name=arn.split(":")[3])
+        secret = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+        return (secret["username"], secret["password"])
+    except Exception as e:
+        log.error("db.secret_unreadable", extra={"secret_arn": arn, "reason": f"{type(e).__name__}: {e}"})
+        raise DatabaseUnavailable("database credentials rejected and the secret is unreadable") from None
 
 
 class Database:
@@ -54,28 +70,13 @@ class Database:
         self._refresh_credentials(generation)
         return self.engine.connect()
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.connect() as connection, Session(connection, expire_on_commit=False) as session:
-            yield session
-
     def _refresh_credentials(self, failed_generation: int) -> None:
         with self._lock:
             if self._generation != failed_generation:
                 return  # another request refreshed them while this one waited
             arn = self.settings.db_secret_arn
             log.warning("db.credentials_rejected", extra={"secret_arn": arn, "action": "re-reading the secret"})
-            try:
-                import boto3  # only needed, and slow to import, when credentials were rotated
-
-                # The secret's region is in its ARN; the endpoint may come from AWS_ENDPOINT_URL.
-                client = boto3.client("secretsmanager", region_name=arn.split(":")[3])
-                value = client.get_secret_value(SecretId=arn)
-                secret = json.loads(value["SecretString"])
-                credentials = (secret["username"], secret["password"])
-            except Exception as e:
-                log.error("db.secret_unreadable", extra={"secret_arn": arn, "reason": f"{type(e).__name__}: {e}"})
-                raise DatabaseUnavailable("database credentials rejected and the secret is unreadable") from None
+            credentials = read_secret(arn)
             changed = credentials != self._current_credentials()
             self._credentials = credentials
             # Connections opened with the old password are dropped rather than kept around.

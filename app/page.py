@@ -15,12 +15,11 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from app import notes
-from app.db import Database
 from app.errors import bounded
-from app.models import BODY_MAX, TITLE_MAX, Note
+from app.models import BODY_MAX, TITLE_MAX
+from app.pool import Pool
 from app.schemas import NoteIn
 
 log = logging.getLogger(__name__)
@@ -85,11 +84,11 @@ def parse_form(body: bytes) -> dict[str, str]:
     return fields
 
 
-def render(latest: list[Note], errors: list[str] = (), title: str = "", body: str = "") -> str:
+def render(latest: list[dict], errors: list[str] = (), title: str = "", body: str = "") -> str:
     problems = "".join(f'<p class="error">{escape(problem)}</p>' for problem in errors)
     items = "".join(
-        f"<article><h2>{escape(n.title)}</h2><p>{escape(n.body)}</p>"
-        f'<time datetime="{n.created_at.isoformat()}">{n.created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC</time>'
+        f"<article><h2>{escape(n['title'])}</h2><p>{escape(n['body'])}</p>"
+        f'<time datetime="{n["created_at"].isoformat()}">{n["created_at"].astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC</time>'
         "</article>"
         for n in latest
     ) or "<p>No notes yet.</p>"
@@ -114,13 +113,13 @@ def message(text: str, status_code: int) -> HTMLResponse:
     return page(f"<!doctype html><title>Notes</title><p>{escape(text)}</p><p><a href=\"/\">Back</a></p>", status_code)
 
 
-def routes(db: Database, latest_count: int) -> APIRouter:
+def routes(db: Pool, latest_count: int) -> APIRouter:
     # Not in the OpenAPI schema: the JSON API stays exactly what it was.
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
-    def show() -> HTMLResponse:
-        return page(render(notes.latest(db, latest_count)))
+    async def show() -> HTMLResponse:
+        return page(render(await notes.latest(db, latest_count)))
 
     @router.post("/")
     async def add(request: Request) -> HTMLResponse:
@@ -141,10 +140,10 @@ def routes(db: Database, latest_count: int) -> APIRouter:
                 bounded(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}")
                 for e in invalid.errors()[:10]
             ]
-            latest = await run_in_threadpool(notes.latest, db, latest_count)
+            latest = await notes.latest(db, latest_count)
             typed = {k: v for k, v in fields.items() if k in ("title", "body")}
             return page(render(latest, problems, **typed), 422)
-        await run_in_threadpool(notes.add, db, note)
+        await notes.add(db, note)
         return RedirectResponse("/", status_code=303)
 
     return router

@@ -36,7 +36,14 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     # Set to re-read credentials from Secrets Manager when RDS rotates them.
     db_secret_arn: str | None = Field(None, pattern=r"^arn:[\w-]+:secretsmanager:[\w-]+:\d{12}:secret:.+")
-    db_pool_size: int = Field(5, ge=1)
+    # Connections per process, opened on first need and kept (steady load opens none). The app is
+    # async: one connection serves many requests in turn, so a few per CPU core are enough.
+    db_pool_size: int = Field(10, ge=1, le=100)
+    # How long a request waits for a free connection before its 503.
+    db_pool_timeout_seconds: float = Field(5, gt=0)
+    # A pooled connection idle for longer is pinged (one round trip) before use; a fresher one only
+    # gets a free check of its socket. Below the idle timeouts of NATs and proxies on the way.
+    db_pool_check_idle_seconds: float = Field(30, ge=0)
     db_connect_timeout_seconds: int = Field(5, ge=1)
 
     migrate_on_start: bool = False

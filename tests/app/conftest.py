@@ -99,6 +99,10 @@ class PgCluster:
             self.as_user = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
+        self.options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} "
+            "-c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
 
     def run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, text=True, timeout=60)
@@ -110,14 +114,18 @@ class PgCluster:
             shutil.chown(pwfile, "postgres")
         self.run(pg_binary("initdb"), "-D", str(self.data), "-U", "postgres", f"--pwfile={pwfile}", "-E", "UTF8",
                  "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")  # fmt: skip
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} "
-            "-c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        self.resume()
+
+    def resume(self) -> None:
+        """Starts the (initialized) server, as after a database restart."""
         try:
-            self.run(pg_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+            self.run(pg_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", self.options, "-w", "start")
         except subprocess.CalledProcessError as e:
             pytest.fail(f"PostgreSQL did not start: {e.stderr}\n{self.log.read_text() if self.log.exists() else ''}")
+
+    def halt(self) -> None:
+        """Stops the server the way a restart or failover does: every session is ended; the data stays."""
+        self.run(pg_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:
@@ -143,6 +151,18 @@ class PgCluster:
 
 @pytest.fixture(scope="session")
 def pg() -> PgCluster:
+    cluster = PgCluster()
+    cluster.start()
+    try:
+        cluster.create_role(APP_USER, APP_PASSWORD)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> PgCluster:
+    """A cluster of the test module's own, for tests that stop or restart the database."""
     cluster = PgCluster()
     cluster.start()
     try:

@@ -102,19 +102,42 @@ def test_sigterm_while_idle_exits_zero_at_once(migrated_db, start_server):
 
 
 def test_a_burst_of_slow_requests_beyond_the_connection_pool_all_complete(migrated_db, start_server):
-    # GIVEN 80 updates, twice the 40 worker threads and far beyond the 1 + 10 connections,
-    # all held up by a row lock so that every connection is taken and the rest must wait
-    server = start_server(migrated_db.env() | {"DB_POOL_SIZE": "1"})
+    # GIVEN 80 updates, forty times the 2 pooled connections, both of which are held up by a row lock
+    # so that the other 78 requests must wait for a connection
+    server = start_server(migrated_db.env() | {"DB_POOL_SIZE": "2"})
     note = httpx.post(f"{server.url}/notes", json={"title": "contended"}).json()
     url = f"{server.url}/notes/{note['id']}"
     with httpx.Client(timeout=20, limits=httpx.Limits(max_connections=80)) as client, ThreadPoolExecutor(80) as pool:
         with migrated_db.connect() as blocker, migrated_db.connect(autocommit=True) as observer:
             blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
             responses = [pool.submit(client.patch, url, json={"body": str(i)}) for i in range(80)]
-            wait_until(lambda: blocked_updates(observer) == 11)
+            wait_until(lambda: blocked_updates(observer) == 2)
 
-        # WHEN the lock goes, THEN every request is answered, none starved of a thread or a connection
+        # WHEN the lock goes, THEN every request is answered, none starved of a connection
         assert [r.result().status_code for r in responses] == [200] * 80
+
+
+def test_a_request_that_waits_longer_than_the_pool_timeout_for_a_connection_is_503(migrated_db, start_server):
+    server = start_server(migrated_db.env() | {"DB_POOL_SIZE": "1", "DB_POOL_TIMEOUT_SECONDS": "0.5"})
+    note = httpx.post(f"{server.url}/notes", json={"title": "contended"}).json()
+    with migrated_db.connect() as blocker, migrated_db.connect(autocommit=True) as observer:
+        # GIVEN the one pooled connection held by an update that waits for a row lock
+        blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
+        result = {}
+        update = lambda: result.update(response=httpx.patch(f"{server.url}/notes/{note['id']}", json={"body": "b"}, timeout=20))  # noqa: E731
+        request = threading.Thread(target=update)
+        request.start()
+        wait_until(lambda: blocked_updates(observer) == 1)
+
+        # WHEN another request needs a connection, THEN it gets 503 once the pool timeout has passed
+        response = httpx.get(f"{server.url}/notes/{note['id']}", timeout=10)
+        assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+        blocker.commit()
+    request.join(10)
+    # AND the held request still completes, and the pool serves again
+    assert result["response"].status_code == 200
+    assert httpx.get(f"{server.url}/notes/{note['id']}").status_code == 200
+    assert "DB_POOL_TIMEOUT_SECONDS" in server.wait_for_event(lambda e: e["event"] == "db.unavailable")["reason"]
 
 
 # --- credential rotation -------------------------------------------------------------------
@@ -167,6 +190,25 @@ def test_a_rotated_password_is_read_from_the_secret_without_a_restart(rotating_d
     assert refreshed["changed"] is True
     assert "second-password" not in server.logs()
     assert "first-password" not in server.logs()
+
+
+def test_concurrent_requests_during_a_rotation_all_succeed_after_one_read_of_the_secret(rotating_db, start_server):
+    # GIVEN a running task with several pooled connections
+    server = start_server(rotating_db.env_with_secret | {"DB_POOL_SIZE": "8"})
+    note = httpx.post(f"{server.url}/notes", json={"title": "read by many"}).json()
+    url = f"{server.url}/notes/{note['id']}"
+    with ThreadPoolExecutor(16) as pool, httpx.Client(timeout=20, limits=httpx.Limits(max_connections=16)) as client:
+        assert {r.status_code for r in pool.map(lambda _: client.get(url), range(32))} == {200}
+
+        # WHEN RDS rotates the password (ending every open session) while 32 requests arrive at once
+        rotating_db.rotate_in_database("second-password")
+        rotating_db.rotate_in_secret("second-password")
+        statuses = list(pool.map(lambda _: client.get(url).status_code, range(32)))
+
+    # THEN none fails, and the secret was read once for all of them
+    assert statuses == [200] * 32, server.logs()
+    events = [e["event"] for e in server.events()]
+    assert events.count("db.credentials_refreshed") == 1
 
 
 def test_requests_get_503_until_the_secret_holds_the_new_password(rotating_db, start_server):
