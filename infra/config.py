@@ -482,6 +482,40 @@ class EnvironmentConfig:
         return f"{self.name}/terraform.tfstate"
 
 
+_GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_BRANCH = re.compile(r"[A-Za-z0-9._/-]{1,200}")
+
+
+@_settings("bootstrap.ci")
+class CiConfig:
+    """GitHub Actions' identity in AWS (infra/ci_identity.py): GitHub's OIDC provider and a deploy role that
+    only this repository's workflows can assume, from `branch` or a job in one of `environments`."""
+
+    github_repository: str
+    """`owner/name` of the GitHub repository whose workflows may deploy, e.g. `example-org/notes-service`."""
+    branch: str = "main"
+    """The branch whose workflow runs may assume the role (token subject `repo:<owner/name>:ref:refs/heads/<branch>`);
+    an exact name: no wildcards."""
+    environments: tuple[str, ...] = ("dev", "prod")
+    """GitHub environments whose jobs may assume the role (subject `repo:<owner/name>:environment:<name>`); give prod
+    required reviewers in GitHub so that its deploy waits for a manual approval."""
+    project: str = "notes"
+    """The `project` of the environments it deploys: the role reaches only resources named `<project>-...`."""
+
+    def __post_init__(self) -> None:
+        if not _GITHUB_REPOSITORY.fullmatch(self.github_repository) or self.github_repository.endswith((".", "/")):
+            _fail("bootstrap.ci.github_repository", f"{self.github_repository!r} is not allowed: use owner/name as in "
+                  "the repository's GitHub URL, e.g. 'example-org/notes-service'")
+        if not _BRANCH.fullmatch(self.branch) or ".." in self.branch or self.branch.startswith(("/", "refs/")):
+            _fail("bootstrap.ci.branch", f"{self.branch!r} is not allowed: give one branch's name, e.g. 'main' "
+                  "(no wildcards, no refs/heads/ prefix)")
+        for name in self.environments:
+            if not _BRANCH.fullmatch(name) or "/" in name:
+                _fail("bootstrap.ci.environments", f"{name!r} is not allowed: a GitHub environment's name, e.g. 'prod'")
+        if not _PROJECT.fullmatch(self.project):
+            _fail("bootstrap.ci.project", f"{self.project!r} is not allowed: use the environments' `project`, e.g. 'notes'")
+
+
 @_settings("bootstrap")
 class BootstrapConfig:
     """The stack that creates the state bucket (local state; applied once per account and region).
@@ -494,6 +528,8 @@ class BootstrapConfig:
     """Region of the state bucket, a region botocore knows; every environment's S3 backend uses it."""
     noncurrent_version_expiry_days: int = 90
     """Old versions of state files are kept this long, 1 to 3650 days, then expire."""
+    ci: CiConfig | None = None
+    """A `CiConfig`: the GitHub Actions OIDC provider and deploy role in this stack; None: none (deploy by hand)."""
 
     def __post_init__(self) -> None:
         _check_bucket("bootstrap.state_bucket", self.state_bucket)

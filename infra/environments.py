@@ -6,7 +6,7 @@ is imported below, ready to use (e.g. `service=ServiceConfig(cpu=512, memory=102
 from __future__ import annotations
 
 from infra.config import (  # noqa: F401 (imported for editing the entries below)
-    AutoscalingConfig, BootstrapConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
+    AutoscalingConfig, BootstrapConfig, CiConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
     RegistryConfig, ServiceConfig,
 )
 
@@ -17,7 +17,11 @@ STATE_BUCKET = "notes-service-tfstate-example"
 # The ACM certificate of prod's domain (in REGION): replace it with yours before the first deploy.
 PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
 
-BOOTSTRAP = BootstrapConfig(state_bucket=STATE_BUCKET, region=REGION)
+# The GitHub repository whose workflows (.github/workflows/) may deploy: replace it with yours.
+GITHUB_REPOSITORY = "example-org/notes-service"
+
+BOOTSTRAP = BootstrapConfig(state_bucket=STATE_BUCKET, region=REGION,
+                            ci=CiConfig(github_repository=GITHUB_REPOSITORY, environments=("dev", "prod")))
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {
     "dev": EnvironmentConfig(

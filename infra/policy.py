@@ -39,7 +39,8 @@ VIOLATION = "breaks the security policy"
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 PUBLIC_PORTS = (80, 443)
 # Actions AWS authorizes only against Resource "*".
-STAR_ONLY_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
+STAR_ONLY_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition",
+                               "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"})
 # Resource policies of a KMS key, where Resource "*" means that key.
 KEY_POLICY_TYPES = frozenset({"aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key", "aws_kms_external_key"})
 # Attributes holding IAM policy JSON, on whatever resource type carries them.

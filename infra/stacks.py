@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 
 from infra.access_logs import AccessLogBucket
 from infra.buckets import deny_insecure_transport, protect_bucket
+from infra.ci_identity import CiIdentity
 from infra.config import BOOTSTRAP_STACK, BootstrapConfig, EnvironmentConfig
 from infra.database import Database
 from infra.encryption import EncryptionKey
@@ -82,6 +83,10 @@ class StateBucketStack(TerraformStack):
                     days_after_initiation=7)])])
         TerraformOutput(self, "state_bucket", value=self.bucket.bucket,
                         description="Set `state_bucket` of every environment to this name")
+        if config.ci is not None:
+            ci = CiIdentity(self, "ci", config=config.ci, state_bucket=self.bucket)
+            TerraformOutput(self, "ci_deploy_role_arn", value=ci.role.arn,
+                            description="Set the GitHub variable AWS_DEPLOY_ROLE_ARN to this ARN")
 
 
 class AppStack(TerraformStack):

@@ -136,11 +136,13 @@ def test_resource_star_is_refused_beyond_the_actions_that_require_it():
                                                   attribute="policy")})
     assert found(tf) == [("aws_iam_role_policy.p", (
         "policy: a statement allows ecr:GetAuthorizationToken, s3:GetObject on Resource '*': name the resources "
-        "('*' is allowed only for ecr:GetAuthorizationToken and in KMS key policies)"))]
+        "('*' is allowed only for ecr:GetAuthorizationToken, ecs:DeregisterTaskDefinition, "
+        "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and in KMS key policies)"))]
     tf = resources(aws_iam_role_policy={"p": role({"Effect": "Allow", "Resource": ["arn:x", "*"]}, attribute="policy")})
     assert found(tf) == [("aws_iam_role_policy.p", (
         "policy: a statement allows its actions on Resource '*': name the resources "
-        "('*' is allowed only for ecr:GetAuthorizationToken and in KMS key policies)"))]
+        "('*' is allowed only for ecr:GetAuthorizationToken, ecs:DeregisterTaskDefinition, "
+        "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and in KMS key policies)"))]
 
 
 def test_the_actions_without_resource_level_permissions_may_use_resource_star():
@@ -236,7 +238,8 @@ def test_a_policy_document_data_source_is_checked_like_a_statement():
         ("data.aws_iam_policy_document.doc", "statement 'Everything' allows the wildcard action 's3:*': name the actions"),
         ("data.aws_iam_policy_document.doc", (
             "statement 'Everything' allows s3:* on Resource '*': name the resources "
-            "('*' is allowed only for ecr:GetAuthorizationToken and in KMS key policies)")),
+            "('*' is allowed only for ecr:GetAuthorizationToken, ecs:DeregisterTaskDefinition, "
+            "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and in KMS key policies)")),
         ("data.aws_iam_policy_document.doc", "a statement allows NotAction, i.e. every other action: name the actions"),
         ("data.aws_iam_policy_document.doc", "a statement allows NotResource, i.e. every other resource: name the resources"),
         ("data.aws_iam_policy_document.doc", "statement 'Anyone' allows Principal '*' (anyone) without a condition"),
