@@ -16,7 +16,7 @@ def test_parameter_group_forces_tls_and_logs_ddl_and_slow_statements(app_stack):
     assert params["rds.force_ssl"] == "1"
     assert params["log_statement"] == "ddl"
     assert params["log_min_duration_statement"] == "1000"
-    assert group["family"] == "postgres16"
+    assert group["family"] == app_stack.config.database.parameter_group_family
     assert app_stack.one("aws_db_instance")["parameter_group_name"] == app_stack.ref(
         "aws_db_parameter_group", "parameters", "name")
 
@@ -79,6 +79,11 @@ def test_each_environment_s_database_follows_its_configuration(env_stack):
         f"{env_stack.config.prefix}-final" if config.deletion_protection else None)
     assert db["multi_az"] is config.multi_az
     assert db["backup_retention_period"] == config.backup_retention_days
+
+
+def test_the_default_engine_is_postgresql_16(variant):
+    assert variant.one("aws_db_parameter_group")["family"] == "postgres16"
+    assert variant.one("aws_db_instance")["engine_version"] == "16"
 
 
 def test_multi_az_is_the_default(variant):

@@ -37,6 +37,10 @@ def test_each_environment_pins_the_zones_of_its_region(env_stack):
     assert all(zone.startswith(config.region) for zone in config.network.zone_names(config.region))
 
 
+def test_vpc_has_the_configured_range(app_stack):
+    assert app_stack.one("aws_vpc")["cidr_block"] == app_stack.config.network.vpc_cidr
+
+
 def test_subnet_cidrs_lie_inside_the_vpc_and_do_not_overlap(app_stack):
     vpc = ipaddress.ip_network(app_stack.one("aws_vpc")["cidr_block"])
     cidrs = [ipaddress.ip_network(s["cidr_block"]) for s in app_stack.resources("aws_subnet").values()]

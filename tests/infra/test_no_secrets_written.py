@@ -12,8 +12,9 @@ from tests.infra.conftest import STACKS
 # A key whose name has one of these words (secret_key, DB_PASSWORD; not secretsmanager).
 SECRET_KEY = re.compile(r"(^|[_.-])(password|passwd|secret|token|api_?key|private_?key|access_?key|credentials?)"
                         r"($|[_.-])", re.I)
-# Keys that name or point at a secret (database_secret_arn, kms_key_id, secret_name) never hold one.
-POINTER_KEY = re.compile(r"_(arn|id|name)$", re.I)
+# Keys that name or point at a secret (database_secret_arn, kms_key_id, secret_name) never hold one, nor do
+# IAM condition keys (`token.actions.githubusercontent.com:aud`: a token's claim, compared, never stored).
+POINTER_KEY = re.compile(r"_(arn|id|name)$|^[\w.-]+:[\w/.-]+$", re.I)
 # Where a secret lives, not what it is: a reference resolved at apply, an ARN, a Secrets Manager key path.
 NOT_A_VALUE = re.compile(r"^(\$\{[^{}]+\}.*|arn:\S+)$")
 SECRET_VALUE = [
@@ -72,6 +73,13 @@ def test_no_file_synthesis_writes_holds_a_password_or_key(outdir):
 @pytest.mark.integration
 def test_checkov_secret_detectors_find_nothing_in_the_output(outdir):
     assert scan_secrets(outdir) == []
+
+
+def test_the_scan_reads_an_iam_condition_key_as_a_name_not_a_secret(tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"Condition": {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}))
+    assert secrets_in(policy, "ci") == []
 
 
 def test_the_scan_finds_a_password_a_key_and_a_credential_url(tmp_path):
