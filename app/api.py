@@ -12,13 +12,13 @@ from psycopg import OperationalError
 
 from app import errors, limits, notes, page
 from app.db import DatabaseUnavailable
+from app.log import RequestLine
 from app.models import ID_MAX
 from app.pool import Pool, PoolTimeout
 from app.schemas import Health, NoteIn, NoteOut, NotePage, NotePatch, NotReady, Problem, Ready
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-request_log = logging.getLogger("app.request")
 
 DB_UNAVAILABLE = (OperationalError, PoolTimeout, DatabaseUnavailable)
 NoteId = Annotated[int, Path(ge=1, le=ID_MAX)]
@@ -41,6 +41,7 @@ class RequestLog:
 
     def __init__(self, app):
         self.app = app
+        self.write = RequestLine()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -56,9 +57,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            duration_ms = round((time.perf_counter() - start) * 1000, 2)
-            extra = {"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": duration_ms}
-            request_log.info("request", extra=extra)
+            self.write(scope["method"], scope["path"], status, round((time.perf_counter() - start) * 1000, 2))
 
 
 def found(note: dict | None, note_id: int) -> dict:
