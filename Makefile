@@ -13,7 +13,7 @@ endif
 
 PYTHON := .venv/bin/python
 
-.PHONY: setup synth test demo demo-down test-deploy mutation
+.PHONY: setup synth test demo demo-down test-deploy mutation docs
 setup: .venv/.synced node_modules/.synced
 
 .venv/.synced: Pipfile.lock
@@ -27,6 +27,10 @@ node_modules/.synced: package-lock.json
 ## Write Terraform JSON for every stack into cdktf.out/
 synth: setup
 	$(PYTHON) main.py
+
+## Regenerate the README's configuration reference from the field docs in infra/config.py (a test checks it)
+docs: setup
+	$(PYTHON) -m tools.config_reference --write
 
 ## Run every test (infra synth-and-assert, terraform validate, checkov, the app against PostgreSQL, the emulator)
 test: setup
