@@ -462,7 +462,7 @@ class EnvironmentConfig:
         if lb.certificate_arn is not None and lb.certificate_region != self.region:
             _fail("load_balancer.certificate_arn", f"is in {lb.certificate_region!r}, but a load balancer can use only "
                   f"a certificate of its own region {self.region!r}: request or import one there")
-        wrong = [z for z in self.network.availability_zones if not (z[:-1] == self.region and z[-1:].islower())]
+        wrong = [z for z in self.network.availability_zones if not re.fullmatch(re.escape(self.region) + "[a-z]", z)]
         if wrong:
             _fail("network.availability_zones", f"{wrong[0]!r} is not a zone of region {self.region!r}, "
                   f"e.g. '{self.region}a'")

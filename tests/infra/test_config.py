@@ -14,7 +14,7 @@ import pytest
 from infra import config
 from infra.config import (
     APP_KEEP_ALIVE_SECONDS, FARGATE_SIZES, LOG_RETENTION_DAYS, PREFIX_MAX, AutoscalingConfig, BootstrapConfig,
-    ConfigError, ConfigWarning, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, RegistryConfig,
+    CiConfig, ConfigError, ConfigWarning, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, RegistryConfig,
     ServiceConfig, check_environments, select,
 )
 
@@ -469,6 +469,47 @@ def test_valid_state_bucket_names_are_accepted(bucket):
     assert BootstrapConfig(state_bucket=bucket).state_bucket == bucket
 
 
+@pytest.mark.parametrize("settings", [
+    dict(github_repository="a/b"), dict(github_repository="A" + "b" * 38 + "/" + "r" * 100),
+    dict(github_repository="o/r", branch="release/1.2"), dict(github_repository="o/r", branch="b" * 200),
+    dict(github_repository="o/r", environments=()), dict(github_repository="o/r", environments=("staging-2",)),
+    dict(github_repository="o/r", project="my-app"),
+])
+def test_ci_settings_of_one_repository_branch_and_named_environments_are_accepted(settings):
+    ci = CiConfig(**settings)
+    assert all(getattr(ci, name) == value for name, value in settings.items())
+    assert BootstrapConfig(state_bucket="b-b-b", ci=ci).ci is ci
+
+
+@pytest.mark.parametrize("repository", ["notes-service", "-org/r", "o" * 40 + "/r", "org/" + "r" * 101, "org/r/",
+                                        "org/r.", "org/r p", "org/*"])
+def test_a_ci_repository_that_is_not_one_owner_and_name_is_refused(repository):
+    with pytest.raises(ConfigError, match=rf"^bootstrap\.ci\.github_repository: {re.escape(repr(repository))} is not "
+                                          r"allowed: use owner/name as in the repository's GitHub URL, e\.g\. "
+                                          r"'example-org/notes-service'$"):
+        CiConfig(github_repository=repository)
+
+
+@pytest.mark.parametrize("branch", ["", "release/*", "refs/heads/main", "/main", "a..b", "b" * 201, "ma in"])
+def test_a_ci_branch_that_is_not_one_exact_branch_name_is_refused(branch):
+    with pytest.raises(ConfigError, match=rf"^bootstrap\.ci\.branch: {re.escape(repr(branch))} is not allowed: give "
+                                          r"one branch's name, e\.g\. 'main' \(no wildcards, no refs/heads/ prefix\)$"):
+        CiConfig(github_repository="o/r", branch=branch)
+
+
+@pytest.mark.parametrize("environment", ["prod*", "a/b", "", "pr od"])
+def test_a_ci_environment_that_is_not_one_github_environment_name_is_refused(environment):
+    with pytest.raises(ConfigError, match=rf"^bootstrap\.ci\.environments: {re.escape(repr(environment))} is not "
+                                          r"allowed: a GitHub environment's name, e\.g\. 'prod'$"):
+        CiConfig(github_repository="o/r", environments=("dev", environment))
+
+
+def test_a_ci_project_must_be_a_project_name():
+    with pytest.raises(ConfigError, match=r"^bootstrap\.ci\.project: 'Notes' is not allowed: use the environments' "
+                                          r"`project`, e\.g\. 'notes'$"):
+        CiConfig(github_repository="o/r", project="Notes")
+
+
 # ---- between environments ----
 
 def test_the_shipped_environments_pass_every_rule_without_a_warning():
@@ -575,5 +616,5 @@ def test_every_setting_has_a_doc_right_after_it():
 def test_the_shipped_environments_file_imports_every_section_a_user_may_set():
     from infra import environments
     for cls in (NetworkConfig, DatabaseConfig, RegistryConfig, ServiceConfig, AutoscalingConfig, LoadBalancerConfig,
-                EnvironmentConfig, BootstrapConfig):
+                EnvironmentConfig, BootstrapConfig, CiConfig):
         assert getattr(environments, cls.__name__) is cls
