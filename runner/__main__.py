@@ -1,0 +1,255 @@
+"""python -m runner up|down|migrate|status: run on this machine what the emulator says is deployed.
+
+    up       PostgreSQL (TLS, the RDS secret's user), HAProxy (the target group and listener), the
+             supervisor (background, pidfile) and the service's tasks; waits until they are healthy in
+             HAProxy and prints the URL. Run again after the service changed: a rolling deploy.
+    migrate  the migration task definition once, as a one-off container; exits with its exit code.
+    down     stops everything `up` started in the work folder; safe to repeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from runner import deployment as deployed
+from runner import tasks as podman_tasks
+from runner.balancer import Balancer, BalancerError, BalancerSettings
+from runner.database import Database, DatabaseError, DatabaseSettings
+from runner.layout import Layout
+from runner.scheduler import _read, _write
+
+ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError)
+
+
+class RunnerError(Exception):
+    pass
+
+
+def say(line: str) -> None:
+    print(f"==> {line}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _database(layout: Layout) -> Database:
+    return Database(layout.folder / "database.json")
+
+
+def _master_credentials(d: deployed.Deployment) -> tuple[str, str]:
+    """The RDS-managed secret's user and password (DB_SECRET_ARN, else the first secret of the task)."""
+    arn = d.task.environment.get("DB_SECRET_ARN") or (d.secret_arns[0] if d.secret_arns else None)
+    if not arn:
+        raise RunnerError("the task definition names no database secret (DB_SECRET_ARN or secrets)")
+    values = deployed.resolve_secrets([{"name": "u", "valueFrom": f"{arn}:username::"},
+                                       {"name": "p", "valueFrom": f"{arn}:password::"}], d.endpoint, d.region)
+    return values["u"], values["p"]
+
+
+def up(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir)
+    fresh = not (workdir.resolve() / "runner" / "runner.json").exists()
+    if fresh:
+        layout = Layout(workdir=workdir, network=args.network,
+                        podman_storage=Path(args.podman_storage) if args.podman_storage else None)
+        port = args.port or _free_port()
+    else:
+        layout, saved = Layout.load(workdir)
+        port = saved["port"]
+    started = time.monotonic()
+    try:
+        say(f"reading service {args.service} of cluster {args.cluster} from {args.endpoint}")
+        d = deployed.read(args.endpoint, args.cluster, args.service, args.registry, args.region)
+        if d.desired_count * d.maximum_percent // 100 > layout.slots:
+            raise RunnerError(f"desired count {d.desired_count} x maximumPercent {d.maximum_percent} needs more "
+                              f"than the runner's {layout.slots} task addresses")
+        if fresh:
+            # Before anything starts: a port in use fails here and leaves nothing behind.
+            from runner.database import port_free
+            if not port_free("127.0.0.1", port):
+                raise BalancerError(f"port {port} on 127.0.0.1 is already in use: pass another --port, "
+                                    "or 0 for a free one")
+            if not port_free(layout.db_address, 5432):
+                raise DatabaseError(f"port 5432 on {layout.db_address} is already in use: pass another --network")
+            layout.save(port=port)
+        podman = layout.podman()
+        say(f"pulling {d.task.image}")
+        podman.pull(d.task.image)
+        user, password = _master_credentials(d)
+        db_name = d.task.environment.get("DB_NAME", "postgres")
+        say(f"PostgreSQL 15 (TLS only) on {layout.db_address}:5432, database {db_name}, user {user}")
+        _database(layout).start(DatabaseSettings(host=layout.db_address, name=db_name, user=user, password=password))
+        say(f"HAProxy on 127.0.0.1:{port}: {d.health.path} every {d.health.interval} s, "
+            f"rise {d.health.healthy_threshold}, fall {d.health.unhealthy_threshold}, "
+            f"deregistration delay {d.deregistration_delay} s")
+        Balancer(layout.folder).start(BalancerSettings(port=port, addresses=layout.addresses,
+                                                       container_port=d.container_port, health=d.health))
+        if args.migrate:
+            code = run_migration(layout, d, args)
+            if code != 0:
+                raise RunnerError(f"the migration task exited with code {code}: see its output above")
+        generation = (_read(layout.desired_file, {}) or {}).get("generation", 0) + 1
+        _write(layout.desired_file, {"generation": generation, "endpoint": args.endpoint, "cluster": args.cluster,
+                                     "service": args.service, "registry": args.registry, "region": args.region})
+        _start_supervisor(layout)
+        say(f"deploying {d.task.family}:{d.task.revision}: {d.desired_count} tasks "
+            f"(min {d.minimum_healthy_percent}% healthy, max {d.maximum_percent}%)")
+        _wait_steady(layout, generation, args.wait)
+    except ERRORS + (RunnerError,) as error:
+        print(f"error: {error}", file=sys.stderr)
+        if fresh:
+            say("stopping what this run started")
+            down(args, quiet=True)
+        return 1
+    say(f"up in {time.monotonic() - started:.0f} s")
+    print(f"http://127.0.0.1:{port}/")
+    return 0
+
+
+def _start_supervisor(layout: Layout) -> None:
+    if _pid(layout.pidfile):
+        return
+    with layout.log.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "runner", "supervise", "--workdir", str(layout.workdir)],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+    layout.pidfile.write_text(f"{process.pid}\n")
+
+
+def _wait_steady(layout: Layout, generation: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        status = _read(layout.status_file, {}) or {}
+        if not _pid(layout.pidfile):
+            raise RunnerError(f"the supervisor stopped; its log {layout.log} ends with:\n"
+                              f"{layout.log.read_text(errors='replace')[-1500:]}")
+        if status.get("generation") == generation:
+            summary = ", ".join(f"{t['name'].rsplit('-', 2)[-2]}:{t['state']}" for t in status["tasks"])
+            if summary != last:
+                say(f"tasks: {summary or 'none'}")
+                last = summary
+            if status.get("steady"):
+                return
+        if time.monotonic() > deadline:
+            raise RunnerError(f"the tasks were not all healthy within {timeout:.0f} s "
+                              f"(last error: {status.get('error', 'none')}); see {layout.log} and "
+                              "`podman logs` of the task containers")
+        time.sleep(0.5)
+
+
+def run_migration(layout: Layout, d: deployed.Deployment, args: argparse.Namespace) -> int:
+    task = deployed.migration_task(d, args.registry, args.migration_family)
+    say(f"running the migration task {task.family}:{task.revision} once")
+    podman = layout.podman()
+    podman.pull(task.image)
+    db_host = task.environment.get("DB_HOST")
+    # Its output goes to stderr with the progress lines: stdout carries only the URL.
+    _, finished = podman_tasks.start(podman, task, address=None, detach=False, endpoint=d.endpoint, output=sys.stderr,
+                                     db_host=(db_host, layout.db_address) if db_host else None,
+                                     prefix=layout.prefix + "-once")
+    say(f"the migration task exited with code {finished.returncode}")
+    return finished.returncode
+
+
+def migrate(args: argparse.Namespace) -> int:
+    try:
+        layout, _ = Layout.load(Path(args.workdir))
+    except OSError:
+        print(f"error: nothing is up in {args.workdir}: run `python -m runner up` first", file=sys.stderr)
+        return 1
+    try:
+        d = deployed.read(args.endpoint, args.cluster, args.service, args.registry, args.region)
+        return run_migration(layout, d, args)
+    except ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def down(args: argparse.Namespace, quiet: bool = False) -> int:
+    folder = Path(args.workdir).resolve() / "runner"
+    if not (folder / "runner.json").exists():
+        if not quiet:
+            say(f"nothing is up in {args.workdir}")
+        return 0
+    layout, _ = Layout.load(Path(args.workdir))
+    pid = _pid(layout.pidfile)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _pid(layout.pidfile) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    layout.pidfile.unlink(missing_ok=True)
+    podman = layout.podman()
+    names = list(podman.containers()) if (podman.storage / "root").exists() else []
+    if names:
+        say(f"stopping {len(names)} task(s)")
+        podman.run("rm", "--force", "--time", "10", *names, timeout=120)
+    say("stopping HAProxy and PostgreSQL")
+    Balancer(layout.folder).stop()
+    _database(layout).stop()
+    for path in (layout.desired_file, layout.status_file, layout.tasks_file, layout.settings_file):
+        path.unlink(missing_ok=True)
+    say("down: nothing of this work folder is running")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    print(json.dumps(_read(Path(args.workdir).resolve() / "runner" / "status.json", {}), indent=1))
+    return 0
+
+
+def supervise(args: argparse.Namespace) -> int:
+    from runner.scheduler import Supervisor
+    layout, _ = Layout.load(Path(args.workdir))
+    Supervisor(layout).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runner", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "migrate", "status", "supervise"):
+        p = sub.add_parser(name)
+        p.add_argument("--workdir", default=".local-deploy", help="state folder (default .local-deploy)")
+        if name in ("up", "migrate"):
+            p.add_argument("--endpoint", required=True, help="the emulator, http://127.0.0.1:PORT")
+            p.add_argument("--cluster", required=True)
+            p.add_argument("--service", required=True)
+            p.add_argument("--registry", required=True, help="the local registry, 127.0.0.1:PORT")
+            p.add_argument("--region", default="us-east-1")
+            p.add_argument("--migration-family", default=None,
+                           help="migration task definition family (default: the service's, -app -> -migrate)")
+        if name == "up":
+            p.add_argument("--port", type=int, default=0, help="HAProxy's port on 127.0.0.1 (default: a free one)")
+            p.add_argument("--network", default="127.0.10",
+                           help="first three octets of the loopback addresses (PostgreSQL .2, tasks .11+)")
+            p.add_argument("--podman-storage", default=None, help="podman's storage (default <workdir>/runner/podman)")
+            p.add_argument("--migrate", action="store_true", help="run the migration task once before the tasks")
+            p.add_argument("--wait", type=float, default=600, help="seconds to wait for healthy tasks")
+    args = parser.parse_args(argv)
+    return {"up": up, "down": down, "migrate": migrate, "status": status, "supervise": supervise}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

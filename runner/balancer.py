@@ -1,0 +1,136 @@
+"""HAProxy standing in for the ALB: one listener on 127.0.0.1, one backend built from the target group.
+
+The backend has a fixed number of server slots, slot i at the i-th task address (like an ENI per task).
+Tasks come and go through HAProxy's runtime API on a unix socket, never by a reload, so no connection
+is dropped: a new task's slot goes `ready` with its health forced down, so it gets traffic only after
+`healthy_threshold` passing checks (as an ALB target in `initial`); a leaving task's slot goes `drain`
+(no new requests, in-flight ones finish) for the deregistration delay, then `maint`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.deployment import HealthCheck
+
+BACKEND = "tasks"
+
+
+class BalancerError(Exception):
+    """HAProxy cannot be configured or started; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class BalancerSettings:
+    port: int
+    """The listener's local port on 127.0.0.1 (the ALB's listener port is usually 80, taken or privileged)."""
+    addresses: tuple[str, ...]
+    """One server slot per possible task address."""
+    container_port: int
+    health: HealthCheck
+
+
+def config(settings: BalancerSettings, socket_path: Path) -> str:
+    h = settings.health
+    servers = "\n".join(f"  server slot{i} {address}:{settings.container_port} disabled"
+                        for i, address in enumerate(settings.addresses))
+    return f"""global
+  stats socket {socket_path} level admin
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 65s
+  timeout server 60s
+  timeout check {h.timeout}s
+  # A refused or reset connection to a task that just died is retried on another task.
+  retries 3
+  option redispatch 1
+  retry-on conn-failure empty-response
+frontend listener
+  bind 127.0.0.1:{settings.port}
+  default_backend {BACKEND}
+backend {BACKEND}
+  balance roundrobin
+  option httpchk GET {h.path}
+  http-check expect status {h.matcher.replace(",", " ").split()[0]}
+  default-server check inter {h.interval}s rise {h.healthy_threshold} fall {h.unhealthy_threshold}
+{servers}
+"""
+
+
+class Balancer:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.config_file = folder / "haproxy.cfg"
+        self.pidfile = folder / "haproxy.pid"
+        self.socket = folder / "haproxy.sock"
+        self.log = folder / "haproxy.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self, settings: BalancerSettings) -> None:
+        if self.pid():
+            return
+        from runner.database import port_free
+        if not port_free("127.0.0.1", settings.port):
+            raise BalancerError(f"port {settings.port} on 127.0.0.1 is already in use: pass another --port "
+                                "(0 picks a free one), or stop what listens there")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(config(settings, self.socket))
+        result = subprocess.run(["haproxy", "-D", "-p", str(self.pidfile), "-f", str(self.config_file)],
+                                capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise BalancerError(f"HAProxy did not start: {result.stderr.strip()}")
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            if time.monotonic() > deadline:
+                raise BalancerError(f"HAProxy started but its socket {self.socket} did not appear")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while self.pid() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        for path in (self.pidfile, self.socket):
+            path.unlink(missing_ok=True)
+
+    def command(self, line: str) -> str:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(self.socket))
+            s.sendall(line.encode() + b"\n")
+            return s.makefile().read()
+
+    def register(self, slot: int) -> None:
+        """Traffic only after `healthy_threshold` passing checks."""
+        self.command(f"set server {BACKEND}/slot{slot} state ready; set server {BACKEND}/slot{slot} health down")
+
+    def drain(self, slot: int) -> None:
+        self.command(f"set server {BACKEND}/slot{slot} state drain")
+
+    def deregister(self, slot: int) -> None:
+        self.command(f"set server {BACKEND}/slot{slot} state maint; shutdown sessions server {BACKEND}/slot{slot}")
+
+    def states(self) -> dict[int, str]:
+        """Each slot's status as HAProxy shows it: UP, DOWN, DOWN 1/2, DRAIN, MAINT, ..."""
+        lines = self.command("show stat -1 4 -1").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        name, status = header.index("svname"), header.index("status")
+        return {int(row[name].removeprefix("slot")): row[status]
+                for row in (line.split(",") for line in lines[1:] if line) if row[name].startswith("slot")}

@@ -1,0 +1,164 @@
+"""The supervisor: a small background process that keeps the service's tasks as ECS's scheduler would.
+
+Every `tick` seconds it compares what runs (podman containers, HAProxy slot states) with what is wanted
+(<workdir>/runner/desired.json, written by `python -m runner up`) and makes one step towards it:
+- desired-count tasks of the service's task definition, each in a free slot (its own loopback address);
+- a rolling deploy within maximumPercent (tasks of any revision, running) and minimumHealthyPercent
+  (tasks healthy in the load balancer): start new ones, drain old ones once enough new ones are healthy;
+- leaving tasks drain for the deregistration delay, then get SIGTERM and, after stopTimeout, SIGKILL;
+- a task whose container stopped is deregistered and replaced.
+It reports in <workdir>/runner/status.json; `up` waits on that file. It is not an orchestrator: no
+placement, no circuit breaker, no health-check grace period, and it does not replace a task that runs
+but fails its health checks (ECS would).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner import deployment as deployed
+from runner import tasks as podman_tasks
+from runner.balancer import Balancer
+from runner.layout import Layout
+
+
+@dataclass
+class Task:
+    name: str
+    slot: int
+    arn: str
+    state: str  # starting -> serving -> draining -> stopping
+    since: float
+    drain_until: float = 0.0
+
+
+def say(line: str) -> None:
+    print(time.strftime("%H:%M:%S ") + line, flush=True)
+
+
+class Supervisor:
+    def __init__(self, layout: Layout, tick: float = 1.0) -> None:
+        self.layout = layout
+        self.tick = tick
+        self.balancer = Balancer(layout.folder)
+        self.podman = layout.podman()
+        self.tasks: list[Task] = [Task(**t) for t in _read(layout.tasks_file, [])]
+        self.generation = -1
+        self.deployment: deployed.Deployment | None = None
+        self.stopping = False
+
+    def load_desired(self) -> None:
+        desired = _read(self.layout.desired_file, None)
+        if desired and desired["generation"] != self.generation:
+            self.deployment = deployed.read(desired["endpoint"], desired["cluster"], desired["service"],
+                                            desired["registry"], desired["region"])
+            self.generation = desired["generation"]
+            say(f"deployment {self.generation}: {self.deployment.task.family}:{self.deployment.task.revision}, "
+                f"{self.deployment.desired_count} tasks")
+
+    def step(self) -> None:
+        d = self.deployment
+        containers = self.podman.containers()
+        states = self.balancer.states()
+        now = time.time()
+        for t in list(self.tasks):
+            alive = containers.get(t.name) == "running"
+            if t.state in ("starting", "serving") and not alive:
+                say(f"task {t.name} stopped ({containers.get(t.name, 'gone')}): deregistered, to be replaced")
+                self.balancer.deregister(t.slot)
+                self.podman.stop(t.name, 0)
+                t.state, t.since = "stopping", now
+            elif t.state == "starting" and states.get(t.slot) == "UP":
+                say(f"task {t.name} healthy in the load balancer after {now - t.since:.0f} s")
+                t.state, t.since = "serving", now
+            elif t.state == "draining" and now >= t.drain_until:
+                say(f"task {t.name} drained: SIGTERM, SIGKILL after {d.task.stop_timeout} s")
+                self.balancer.deregister(t.slot)
+                self.podman.stop(t.name, d.task.stop_timeout)
+                t.state, t.since = "stopping", now
+            elif t.state == "stopping" and t.name not in containers:
+                self.tasks.remove(t)
+
+        active = [t for t in self.tasks if t.state in ("starting", "serving")]
+        new = [t for t in active if t.arn == d.task.arn]
+        old = [t for t in active if t.arn != d.task.arn]
+        healthy = sum(t.state == "serving" for t in active)
+        most = math.floor(d.desired_count * d.maximum_percent / 100)
+        least = math.ceil(d.desired_count * d.minimum_healthy_percent / 100)
+        used = {t.slot for t in self.tasks}
+        free = [s for s in range(len(self.layout.addresses)) if s not in used]
+        while len(new) < d.desired_count and len(new) + len(old) < max(most, 1) and free:
+            new.append(self.start(d, free.pop(0)))
+        # Tasks still starting never got traffic: stop them first; healthy ones only while enough stay healthy.
+        surplus = old + new[d.desired_count:]
+        for t in sorted(surplus, key=lambda t: t.state != "starting"):
+            if t.state == "starting":
+                self.leave(t, now, drain=False)
+            elif healthy - 1 >= least:
+                self.leave(t, now, drain=True)
+                healthy -= 1
+
+        steady = (len(new) == d.desired_count and all(t.state == "serving" for t in new)
+                  and len(self.tasks) == len(new))
+        _write(self.layout.tasks_file, [t.__dict__ for t in self.tasks])
+        _write(self.layout.status_file, {"generation": self.generation, "primary": d.task.arn, "steady": steady,
+                                         "healthy": healthy, "tasks": [t.__dict__ for t in self.tasks]})
+
+    def start(self, d: deployed.Deployment, slot: int) -> Task:
+        # ECS resolves the secrets at every task start: a rotated password reaches new tasks.
+        task = deployed.read_task(d.task.arn, d.endpoint, d.region, _read(self.layout.desired_file)["registry"])
+        name, _ = podman_tasks.start(self.podman, task, address=self.layout.addresses[slot],
+                                     db_host=(task.environment.get("DB_HOST"), self.layout.db_address)
+                                     if task.environment.get("DB_HOST") else None,
+                                     endpoint=d.endpoint, prefix=self.layout.prefix)
+        self.balancer.register(slot)
+        say(f"task {name} started on {self.layout.addresses[slot]}")
+        t = Task(name=name, slot=slot, arn=task.arn, state="starting", since=time.time())
+        self.tasks.append(t)
+        return t
+
+    def leave(self, t: Task, now: float, drain: bool) -> None:
+        if drain:
+            say(f"task {t.name} draining for {self.deployment.deregistration_delay} s")
+            self.balancer.drain(t.slot)
+            t.state, t.drain_until = "draining", now + self.deployment.deregistration_delay
+        else:
+            self.balancer.deregister(t.slot)
+            self.podman.stop(t.name, self.deployment.task.stop_timeout)
+            t.state, t.since = "stopping", now
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        while not self.stopping:
+            try:
+                self.load_desired()
+                if self.deployment:
+                    self.step()
+            except Exception as error:  # noqa: BLE001 - a supervisor keeps going; the error is reported
+                say(f"error: {error}")
+                traceback.print_exc(file=sys.stdout)
+                status = _read(self.layout.status_file, {})
+                _write(self.layout.status_file, status | {"error": str(error)})
+            time.sleep(self.tick)
+        say("supervisor stopped (tasks keep running until `python -m runner down`)")
+
+
+def _read(path: Path, default=None):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def _write(path: Path, value) -> None:
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(value, indent=1) + "\n")
+    os.replace(partial, path)

@@ -1,0 +1,111 @@
+"""Run one task definition's container with podman, with the settings ECS would apply on Fargate.
+
+Every container carries the label runner.workdir=<work folder>, so `down` finds all of them.
+Secrets reach the container through an env file (mode 0600, deleted once the container started), never argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.deployment import TaskSpec
+
+# crun refuses this machine's cgroups; runc needs cgroupfs and explicit ulimits (../shared/FIELD-NOTES.md).
+PODMAN_FLAGS = ("--runtime", "runc", "--cgroup-manager", "cgroupfs")
+ULIMITS = ("--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+LABEL = "runner.workdir"
+
+
+class TaskError(Exception):
+    """A container could not be pulled, started or stopped; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class Podman:
+    storage: Path
+    """podman's own storage (images, containers), apart from the machine's."""
+    workdir: Path
+
+    def argv(self, *args: str) -> list[str]:
+        return ["podman", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "run"),
+                *PODMAN_FLAGS, *args]
+
+    def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise TaskError(f"podman {args[0]} failed: {result.stderr.strip()[-800:]}")
+        return result
+
+    @property
+    def label(self) -> str:
+        return f"{LABEL}={self.workdir.resolve()}"
+
+    def pull(self, image: str) -> None:
+        result = self.run("pull", "--quiet", "--tls-verify=false", image, check=False)
+        if result.returncode != 0:
+            raise TaskError(f"image {image} cannot be pulled from the local registry "
+                            f"({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no output'}): "
+                            "push it first (python -m runner.image push), or check the tag in the task definition")
+
+    def containers(self) -> dict[str, str]:
+        """Name -> state (running, exited, ...) of every container of this work folder."""
+        out = self.run("ps", "--all", "--filter", f"label={self.label}", "--format", "json").stdout
+        return {c["Names"][0]: c["State"] for c in json.loads(out or "[]")}
+
+    def stop(self, name: str, timeout: int) -> subprocess.Popen:
+        """SIGTERM, SIGKILL after `timeout` s (the task's stopTimeout), then remove; in the background."""
+        return subprocess.Popen(self.argv("rm", "--force", "--time", str(timeout), name),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_argv(task: TaskSpec, *, name: str, address: str | None, db_host: tuple[str, str] | None,
+             env_file: Path, label: str, detach: bool) -> list[str]:
+    argv = ["run", "--name", name, "--label", label, "--network", "host", *ULIMITS,
+            "--stop-timeout", str(task.stop_timeout), "--env-file", str(env_file)]
+    argv += ["--detach"] if detach else []
+    argv += ["--user", task.user] if task.user else []
+    argv += ["--read-only"] if task.read_only else []
+    argv += [a for path in task.tmpfs for a in ("--tmpfs", path)]
+    argv += ["--init"] if task.init else []
+    argv += [a for cap in task.cap_drop for a in ("--cap-drop", cap)]
+    # The RDS endpoint's name resolves to the local PostgreSQL, as the VPC's DNS would to the instance.
+    argv += ["--add-host", f"{db_host[0]}:{db_host[1]}"] if db_host else []
+    return [*argv, task.image, *task.command]
+
+
+def environment(task: TaskSpec, *, address: str | None, endpoint: str) -> dict[str, str]:
+    env = dict(task.environment) | task.secrets
+    if address:
+        env["HOST"] = address  # the task's own address, like an awsvpc ENI
+    # The app re-reads the rotated secret through the AWS API: the emulator's, with fake credentials.
+    env |= {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    return env
+
+
+def start(podman: Podman, task: TaskSpec, *, address: str | None, db_host: tuple[str, str] | None,
+          endpoint: str, prefix: str, detach: bool = True, output=None) -> tuple[str, subprocess.CompletedProcess]:
+    """Start one task; returns its container name (and, in the foreground, the finished process)."""
+    name = f"{prefix}-{task.family}-{task.revision}-{uuid.uuid4().hex[:8]}"
+    env_file = podman.workdir / f".{name}.env"
+    env = environment(task, address=address, endpoint=endpoint)
+    bad = [k for k, v in env.items() if "\n" in v]
+    if bad:
+        raise TaskError(f"environment {', '.join(bad)} contains a newline, which podman's env file cannot carry")
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(f"{k}={v}\n" for k, v in env.items()))
+    try:
+        argv = run_argv(task, name=name, address=address, db_host=db_host, env_file=env_file,
+                        label=podman.label, detach=detach)
+        if detach:
+            return name, podman.run(*argv, timeout=120)
+        # A one-off task (migrations): in the foreground, its output streamed, then removed.
+        finished = subprocess.run(podman.argv(*argv[:1], "--rm", *argv[1:]), timeout=3600, stdout=output)
+        return name, finished
+    finally:
+        env_file.unlink(missing_ok=True)

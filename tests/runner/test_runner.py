@@ -1,0 +1,319 @@
+"""End to end through HAProxy: `python -m runner up|migrate|down` runs what the emulator says is deployed.
+
+The deployment is created on an in-process emulator with boto3 (tests/runner/emulated_service.py); the
+image is the session's build of app/ in the session's registry (conftest.py). Health checks are the ALB's
+fastest allowed settings (5 s interval, 2 s timeout, 2/2 thresholds), deregistration delay 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from emulator.server import Emulator
+from runner.balancer import Balancer
+from runner.database import Database, port_free
+from runner.layout import Layout
+from tests.runner import emulated_service
+
+ROOT = Path(__file__).resolve().parents[2]
+# Five seconds between checks, two failed to go down, a two-second timeout (emulated_service.create).
+DETECTION_WINDOW = 2 * 5 + 2
+
+
+def runner(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runner", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator(port=0) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def podman_storage(podman) -> str:
+    # The session's podman storage (conftest.py): images are pulled once per session, and removed with it.
+    return str(Path(podman[podman.index("--root") + 1]).parent)
+
+
+class Up:
+    """One `runner up` in its own work folder and loopback network; `down` at teardown."""
+
+    def __init__(self, service: emulated_service.Service, registry: str, workdir: Path, network: str,
+                 podman_storage: str) -> None:
+        self.service, self.registry, self.workdir = service, registry, workdir
+        self.network, self.podman_storage = network, podman_storage
+        self.result: subprocess.CompletedProcess | None = None
+
+    def target(self) -> list[str]:
+        return ["--endpoint", self.service.endpoint, "--cluster", self.service.cluster, "--service",
+                self.service.name, "--registry", self.registry, "--workdir", str(self.workdir)]
+
+    def up(self, *extra: str) -> subprocess.CompletedProcess:
+        self.result = runner("up", *self.target(), "--network", self.network, "--podman-storage",
+                             self.podman_storage, "--wait", "180", *extra)
+        return self.result
+
+    def down(self) -> subprocess.CompletedProcess:
+        return runner("down", "--workdir", str(self.workdir))
+
+    @property
+    def url(self) -> str:
+        return self.result.stdout.strip().splitlines()[-1]
+
+    @property
+    def layout(self) -> Layout:
+        return Layout.load(self.workdir)[0]
+
+    def status(self) -> dict:
+        return json.loads((self.layout.folder / "status.json").read_text())
+
+    def database(self) -> Database:
+        return Database(self.layout.folder / "database.json")
+
+    def containers(self) -> dict[str, str]:
+        return self.layout.podman().containers()
+
+
+def started(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, f"runner up failed:\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def three(emulator, app_image, podman_storage, tmp_path_factory):
+    """Three tasks that do not migrate on start; `up --migrate` runs the migration task once first."""
+    service = emulated_service.create(emulator.endpoint, name="notes-three", repository=app_image.repository,
+                                      tag=app_image.tag, desired_count=3, migrate_on_start=False)
+    deployment = Up(service, app_image.registry, tmp_path_factory.mktemp("three"), "127.0.101", podman_storage)
+    started(deployment.up("--migrate"))
+    yield deployment
+    deployment.down()
+
+
+class Load:
+    """A bounded load generator: GET one note over a keep-alive connection until stopped (at most 120 s)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        with httpx.Client(base_url=url, trust_env=False, timeout=10) as client:
+            self.url_path = f"/notes/{client.post('/notes', json={'title': 'load', 'body': ''}).json()['id']}"
+        self.results: list[tuple[float, int | str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=self.url, timeout=10, trust_env=False) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    outcome: int | str = client.get(self.url_path).status_code
+                except httpx.HTTPError as error:
+                    outcome = type(error).__name__
+                self.results.append((time.monotonic(), outcome))
+                time.sleep(0.01)
+
+    def __enter__(self) -> "Load":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def failures(self) -> list[tuple[float, int | str]]:
+        return [r for r in self.results if r[1] != 200]
+
+
+def test_up_prints_a_url_where_notes_are_created_read_listed_updated_and_deleted(three):
+    with httpx.Client(base_url=three.url, trust_env=False, timeout=10) as client:
+        created = client.post("/notes", json={"title": "first", "body": "through HAProxy"})
+        assert created.status_code == 201
+        note = created.json()["id"]
+        assert client.get(f"/notes/{note}").json()["title"] == "first"
+        assert note in [n["id"] for n in client.get("/notes").json()["items"]]
+        assert client.patch(f"/notes/{note}", json={"title": "second"}).json()["title"] == "second"
+        assert client.delete(f"/notes/{note}").status_code == 204
+        assert client.get(f"/notes/{note}").status_code == 404
+
+
+def test_all_three_tasks_become_healthy_in_the_load_balancer(three):
+    states = Balancer(three.layout.folder).states()
+    assert sorted(state for state in states.values() if state != "MAINT") == ["UP", "UP", "UP"]
+    assert [t["state"] for t in three.status()["tasks"]] == ["serving"] * 3
+
+
+def test_the_migration_task_applied_the_schema_once(three):
+    assert three.result.stderr.count('"event": "migrate.applied"') == 1
+    assert "the migration task exited with code 0" in three.result.stderr
+    assert three.database().sql("SELECT count(*) FROM alembic_version", database="app").strip() == "1"
+
+
+def test_tasks_run_with_the_task_definitions_user_read_only_root_and_no_capabilities(three):
+    name = next(iter(three.containers()))
+    inspected = json.loads(three.layout.podman().run("inspect", name).stdout)[0]
+    assert inspected["Config"]["User"] == "10001"
+    assert inspected["HostConfig"]["ReadonlyRootfs"] is True
+    assert inspected["HostConfig"]["CapAdd"] in ([], None)
+    assert "/tmp" in inspected["HostConfig"]["Tmpfs"]
+
+
+def test_the_database_refuses_connections_without_tls(three):
+    import psycopg
+    user = "app_admin"
+    with pytest.raises(psycopg.OperationalError, match="no encryption|SSL off|pg_hba"):
+        psycopg.connect(host=three.layout.db_address, port=5432, dbname="app", user=user, password="x",
+                        sslmode="disable", connect_timeout=5)
+
+
+def test_a_rolling_deploy_under_load_fails_no_request(three):
+    before = set(three.containers())
+    arn = emulated_service.register(three.service, family=f"{three.service.cluster}-app", command=["serve"],
+                                    tag=three.service.tag, migrate_on_start=False, extra={"RELEASE": "2"})
+    three.service.client("ecs").update_service(cluster=three.service.cluster, service=three.service.name,
+                                               taskDefinition=arn)
+    with Load(three.url) as load:
+        result = three.up()
+        time.sleep(1)
+    started(result)
+    print(f"rolling deploy: {len(load.results)} requests, {len(load.failures)} failed")
+    assert load.failures == []
+    assert len(load.results) > 100
+    assert not before & set(three.containers()), "every task was replaced"
+    assert {t["arn"] for t in three.status()["tasks"]} == {arn}
+
+
+def test_a_killed_task_leaves_the_load_balancer_within_the_health_check_window_and_is_replaced(three):
+    victim = sorted(three.containers())[0]
+    slot = next(t["slot"] for t in three.status()["tasks"] if t["name"] == victim)
+    balancer = Balancer(three.layout.folder)
+    with Load(three.url) as load:
+        time.sleep(1)
+        killed = time.monotonic()
+        three.layout.podman().run("kill", "--signal", "KILL", victim)
+        while balancer.states().get(slot) == "UP" and time.monotonic() - killed < 3 * DETECTION_WINDOW:
+            time.sleep(0.2)
+        out_of_rotation = time.monotonic() - killed
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            status = three.status()
+            if status["steady"] and victim not in {t["name"] for t in status["tasks"]}:
+                break
+            time.sleep(0.5)
+    in_window = [f for f in load.failures if killed <= f[0] <= killed + DETECTION_WINDOW]
+    print(f"killed task out of rotation after {out_of_rotation:.1f} s; "
+          f"{len(load.failures)} of {len(load.results)} requests failed")
+    assert out_of_rotation <= DETECTION_WINDOW
+    # Only requests sent while the dead task could still be picked may fail (HAProxy retries refused ones).
+    assert load.failures == in_window
+    assert three.status()["steady"]
+    assert victim not in three.containers() and len(three.containers()) == 3
+
+
+def test_after_a_database_restart_ready_goes_503_then_200_without_restarting_tasks(three):
+    before = set(three.containers())
+    database = three.database()
+    with httpx.Client(base_url=three.url, trust_env=False, timeout=10) as client:
+        database.halt()
+        try:
+            assert client.get("/ready").status_code == 503
+            assert client.get("/health").status_code == 200
+        finally:
+            database.resume()
+        deadline = time.monotonic() + 30
+        while client.get("/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert client.get("/ready").status_code == 200
+        assert client.post("/notes", json={"title": "after restart", "body": ""}).status_code == 201
+    assert set(three.containers()) == before
+
+
+def test_after_the_secret_is_rotated_running_tasks_keep_serving(three):
+    before = set(three.containers())
+    secret = three.service.client("secretsmanager")
+    user = json.loads(secret.get_secret_value(SecretId=three.service.secret_arn)["SecretString"])["username"]
+    new_password = "rotated-" + str(time.time_ns())
+    # What RDS does on rotation: the new password in PostgreSQL and in the secret.
+    three.database().set_password(user, new_password)
+    secret.put_secret_value(SecretId=three.service.secret_arn,
+                            SecretString=json.dumps({"username": user, "password": new_password}))
+    # Open sessions would keep working: end them, so the tasks must connect with the new password.
+    three.database().sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{user}'")
+    with httpx.Client(base_url=three.url, trust_env=False, timeout=10) as client:
+        answers = [client.post("/notes", json={"title": f"rotated {i}", "body": ""}).status_code for i in range(9)]
+    assert answers == [201] * 9
+    assert set(three.containers()) == before
+
+
+@pytest.fixture
+def one(emulator, app_image, podman_storage, tmp_path):
+    # A name of its own per test: the emulator keeps every earlier test's resources.
+    service = emulated_service.create(emulator.endpoint, name=f"notes-one-{uuid.uuid4().hex[:6]}", repository=app_image.repository,
+                                      tag=app_image.tag, desired_count=1, migrate_on_start=True)
+    deployment = Up(service, app_image.registry, tmp_path / "work", "127.0.102", podman_storage)
+    yield deployment
+    deployment.down()
+
+
+def nothing_running(deployment: Up, port: int | None) -> None:
+    folder = deployment.workdir.resolve() / "runner"
+    assert not (folder / "runner.json").exists()
+    assert not (folder / "database.json").exists()
+    assert not (folder / "haproxy.pid").exists()
+    podman = Layout(workdir=deployment.workdir, podman_storage=Path(deployment.podman_storage)).podman()
+    assert podman.containers() == {}
+    assert port_free(f"{deployment.network}.2", 5432)
+    if port:
+        assert port_free("127.0.0.1", port)
+
+
+def test_one_task_that_migrates_on_start_serves_and_down_leaves_nothing_running(one):
+    started(one.up())
+    port = int(one.url.rsplit(":", 1)[1].strip("/"))
+    with httpx.Client(base_url=one.url, trust_env=False, timeout=10) as client:
+        assert client.post("/notes", json={"title": "one", "body": ""}).status_code == 201
+        assert client.get("/ready").status_code == 200
+    assert one.down().returncode == 0
+    nothing_running(one, port)
+    assert one.down().returncode == 0, "down is safe to repeat"
+
+
+def test_a_service_missing_on_the_emulator_fails_clearly_and_starts_nothing(one):
+    one.service.name = "no-such-service"
+    result = one.up()
+    assert result.returncode == 1
+    assert f"service 'no-such-service' does not exist in cluster '{one.service.cluster}'" in result.stderr
+    nothing_running(one, None)
+
+
+def test_an_image_missing_from_the_registry_fails_clearly_and_leaves_nothing_running(one):
+    arn = emulated_service.register(one.service, family=f"{one.service.cluster}-app", command=["serve"],
+                                    tag="not-pushed", migrate_on_start=True)
+    one.service.client("ecs").update_service(cluster=one.service.cluster, service=one.service.name,
+                                             taskDefinition=arn)
+    result = one.up()
+    assert result.returncode == 1
+    assert f"image {one.registry}/notes-app:not-pushed cannot be pulled" in result.stderr
+    nothing_running(one, None)
+
+
+def test_a_port_in_use_fails_clearly_and_leaves_nothing_running(one):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = one.up("--port", str(port))
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    nothing_running(one, None)
