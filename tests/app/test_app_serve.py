@@ -167,14 +167,23 @@ def rotating_db(pg, moto_env, request):
     def rotate_in_secret(new_password: str) -> None:
         secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": user, "password": new_password}))
 
+    def start(start_server, env: dict[str, str], pool_size: int = 10):
+        """The server, once its pool holds all its connections: one still being opened during a rotation
+        could authenticate with the old password yet escape the rotation's pg_terminate_backend."""
+        server = start_server(env | {"DB_POOL_SIZE": str(pool_size)})
+        query = "SELECT count(*) FROM pg_stat_activity WHERE usename = %s"
+        with pg.admin() as admin:
+            wait_until(lambda: admin.execute(query, [user]).fetchone()[0] == pool_size)
+        return server
+
     db.env_with_secret = db.env() | {"DB_SECRET_ARN": arn} | moto_env
-    db.rotate_in_database, db.rotate_in_secret = rotate_in_database, rotate_in_secret
+    db.rotate_in_database, db.rotate_in_secret, db.start = rotate_in_database, rotate_in_secret, start
     return db
 
 
 def test_a_rotated_password_is_read_from_the_secret_without_a_restart(rotating_db, start_server):
     # GIVEN a running task that was handed the first password
-    server = start_server(rotating_db.env_with_secret)
+    server = rotating_db.start(start_server, rotating_db.env_with_secret)
     note = httpx.post(f"{server.url}/notes", json={"title": "survives rotation"}).json()
 
     # WHEN RDS rotates: a new password in the database and in the secret
@@ -194,7 +203,7 @@ def test_a_rotated_password_is_read_from_the_secret_without_a_restart(rotating_d
 
 def test_concurrent_requests_during_a_rotation_all_succeed_after_one_read_of_the_secret(rotating_db, start_server):
     # GIVEN a running task with several pooled connections
-    server = start_server(rotating_db.env_with_secret | {"DB_POOL_SIZE": "8"})
+    server = rotating_db.start(start_server, rotating_db.env_with_secret, pool_size=8)
     note = httpx.post(f"{server.url}/notes", json={"title": "read by many"}).json()
     url = f"{server.url}/notes/{note['id']}"
     with ThreadPoolExecutor(16) as pool, httpx.Client(timeout=20, limits=httpx.Limits(max_connections=16)) as client:
@@ -213,7 +222,7 @@ def test_concurrent_requests_during_a_rotation_all_succeed_after_one_read_of_the
 
 def test_requests_get_503_until_the_secret_holds_the_new_password(rotating_db, start_server):
     # GIVEN the database already has a new password that the secret does not have yet
-    server = start_server(rotating_db.env_with_secret)
+    server = rotating_db.start(start_server, rotating_db.env_with_secret)
     rotating_db.rotate_in_database("second-password")
 
     # WHEN a request needs a new connection, THEN it gets 503, not 500
@@ -228,7 +237,7 @@ def test_requests_get_503_until_the_secret_holds_the_new_password(rotating_db, s
 
 
 def test_without_a_secret_arn_rejected_credentials_are_a_503(rotating_db, start_server):
-    server = start_server(rotating_db.env())
+    server = rotating_db.start(start_server, rotating_db.env())
     rotating_db.rotate_in_database("second-password")
 
     response = httpx.get(f"{server.url}/notes/1")

@@ -124,6 +124,7 @@ def test_a_default_page_larger_than_the_largest_page_is_refused_naming_both():
         ("db_port", 1, 65535),
         ("max_body_bytes", 1024, 16 * 1024 * 1024),
         ("max_page_size", 1, 1000),
+        ("db_pool_size", 1, 100),
     ],
 )
 def test_a_bounded_setting_takes_its_edges_and_refuses_one_beyond(name, lowest, highest):
@@ -138,8 +139,8 @@ def test_a_bounded_setting_takes_its_edges_and_refuses_one_beyond(name, lowest, 
 @pytest.mark.parametrize(
     "name, lowest",
     [
-        ("db_pool_size", 1),
         ("db_connect_timeout_seconds", 1),
+        ("db_pool_check_idle_seconds", 0),
         ("graceful_shutdown_seconds", 0),
         ("default_page_size", 1),
     ],
@@ -154,6 +155,18 @@ def test_the_migration_lock_timeout_must_be_above_zero():
     assert load_settings(**ECS_ENV, migrate_lock_timeout_seconds="0.5").migrate_lock_timeout_seconds == 0.5
     with pytest.raises(ConfigError, match="MIGRATE_LOCK_TIMEOUT_SECONDS: Input should be greater than 0"):
         load_settings(**ECS_ENV, migrate_lock_timeout_seconds="0")
+
+
+def test_the_pool_timeout_must_be_above_zero():
+    assert load_settings(**ECS_ENV, db_pool_timeout_seconds="0.5").db_pool_timeout_seconds == 0.5
+    with pytest.raises(ConfigError, match="DB_POOL_TIMEOUT_SECONDS: Input should be greater than 0"):
+        load_settings(**ECS_ENV, db_pool_timeout_seconds="0")
+
+
+def test_the_pool_keeps_ten_connections_waits_five_seconds_for_one_and_pings_after_thirty_idle():
+    settings = load_settings(**ECS_ENV)
+
+    assert (settings.db_pool_size, settings.db_pool_timeout_seconds, settings.db_pool_check_idle_seconds) == (10, 5, 30)
 
 
 @pytest.mark.parametrize(
