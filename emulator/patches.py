@@ -1,57 +1,124 @@
 """Small, documented patches to moto 5.2.5 for gaps the hashicorp/aws Terraform
 provider (5.100.0) hits when deploying this stack.
 
-Each patch has:
-  * a comment saying what real AWS returns,
-  * an ``apply_*`` function that is idempotent (a second call is a no-op),
-  * a check that the moto internals it touches still exist.  If moto changed
-    (upgrade), the check raises :class:`PatchError` naming the patch, so the
-    upgrade is noticed instead of silently serving wrong answers.
+Each patch is a function registered with ``@patch(name, requires=...)``: a
+comment above it says what real AWS returns and what moto does instead;
+``requires`` names the moto internals it touches.  :class:`Patch` checks them
+on every call (an upgraded moto raises :class:`PatchError` naming the patch
+instead of silently serving wrong answers) and applies the patch once per process.
 
-Call :func:`apply_all` in-process before the server starts serving.
+Call :func:`apply_all` in-process before the server starts serving: it first
+checks that moto is :data:`MOTO_VERSION`, the version the patches were written for.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 import os
+from dataclasses import dataclass
 from typing import Any, Callable
 
-MARK = "_emulator_patch"
+MOTO_VERSION = "5.2.5"  # Pipfile.lock pins it; every patch below was checked against it
 
 
 class PatchError(RuntimeError):
     """moto's internals no longer match what a patch expects."""
 
 
-def _require(patch: str, obj: Any, *attrs: str) -> None:
-    for attr in attrs:
-        if not hasattr(obj, attr):
-            raise PatchError(
-                f"[emulator patch {patch}] moto internals changed: "
-                f"{getattr(obj, '__qualname__', obj)!r} has no attribute {attr!r}. "
-                "Review emulator/patches.py against the installed moto version."
-            )
+def _changed(patch: str, what: str) -> PatchError:
+    return PatchError(f"[emulator patch {patch}] moto internals changed: {what}. "
+                      "Review emulator/patches.py against the installed moto version.")
 
 
-def _marks(func: Any) -> frozenset[str]:
-    marks = getattr(func, MARK, None)
-    if marks is None:
-        return frozenset()
-    return frozenset([marks]) if isinstance(marks, str) else frozenset(marks)
+def _native(patch: str, what: str) -> PatchError:
+    return PatchError(f"[emulator patch {patch}] moto now {what} natively; "
+                      "check it and remove this patch from emulator/patches.py.")
 
 
-def _is_patched(func: Any, patch: str) -> bool:
-    return patch in _marks(func)
+def _on(owner: str, *attrs: str) -> tuple[str, ...]:
+    """requires= entries for several attributes of one moto object: _on("module:Owner", "a", "b")."""
+    return tuple(f"{owner}.{attr}" if ":" in owner else f"{owner}:{attr}" for attr in attrs)
 
 
-def _mark(func: Callable[..., Any], patch: str) -> Callable[..., Any]:
-    # A set: two patches may wrap the same moto function (functools.wraps copies
-    # the inner wrapper's marks), and each must still see that it is applied.
-    setattr(func, MARK, _marks(func) | {patch})
-    return func
+def _resolve(patch: str, target: str) -> Any:
+    """The moto object "module:Owner.attr" names, or PatchError naming the patch."""
+    module, _, path = target.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+    except ImportError as exc:
+        raise _changed(patch, f"cannot import {module} ({exc})") from None
+    for part in path.split("."):
+        owner, found = found, getattr(found, part, None)
+        # A special method (__init__) counts only where the class defines it: every class inherits one.
+        if found is None or (isinstance(owner, type) and part.startswith("__") and part not in vars(owner)):
+            raise _changed(patch, f"{target} is gone")
+    return found
+
+
+_APPLIED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One fix to moto; `requires` names what it touches in moto, as "module:Owner.attr"."""
+
+    name: str
+    requires: tuple[str, ...]
+    body: Callable[[], None]
+
+    def __call__(self) -> None:
+        # Checked on every call, not only the first: a moto changed under a running process is noticed too.
+        for target in self.requires:
+            _resolve(self.name, target)
+        if self.name not in _APPLIED:
+            self.body()
+            _APPLIED.add(self.name)
+
+
+ALL_PATCHES: dict[str, Patch] = {}  # in definition order: the order apply_all applies them
+
+
+def patch(name: str, requires: tuple[str, ...]) -> Callable[[Callable[[], None]], Patch]:
+    """Register the decorated function as the patch `name` in ALL_PATCHES."""
+
+    def register(body: Callable[[], None]) -> Patch:
+        if name in ALL_PATCHES:
+            raise ValueError(f"emulator patch {name!r} is registered twice: give the new one its own name")
+        ALL_PATCHES[name] = Patch(name, requires, body)
+        return ALL_PATCHES[name]
+
+    return register
+
+
+def wrap(owner: Any, attr: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Replace owner.attr (a method, staticmethod or property getter) by the decorated function, which
+    gets moto's original as its first argument; a staticmethod or property stays one."""
+    found = inspect.getattr_static(owner, attr)
+    kind = type(found) if isinstance(found, (staticmethod, property)) else None
+    original = found.fget if kind is property else getattr(owner, attr)
+
+    def install(wrapper: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def patched(*args: Any, **kwargs: Any) -> Any:
+            return wrapper(original, *args, **kwargs)
+
+        setattr(owner, attr, kind(patched) if kind else patched)
+        return patched
+
+    return install
+
+
+def check_moto_version() -> None:
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise PatchError(
+            f"moto {moto.__version__} is installed, but the emulator's patches were written for moto "
+            f"{MOTO_VERSION}. Run `pipenv sync --dev` (Pipfile.lock pins moto=={MOTO_VERSION}), or review "
+            "every patch in emulator/patches.py against the new version and update MOTO_VERSION.")
 
 
 # ---------------------------------------------------------------------------
@@ -84,22 +151,19 @@ def _aas_target_exists(backend: Any, arn: str) -> bool:
     )
 
 
+@patch(PATCH_AAS_TAGS, requires=_on(
+    "moto.applicationautoscaling.responses:ApplicationAutoScalingResponse",
+    "register_scalable_target", "_get_param", "applicationautoscaling_backend") + (
+    "moto.applicationautoscaling.models:ApplicationAutoscalingBackend.register_scalable_target",
+    "moto.core.exceptions:JsonRESTError"))
 def apply_applicationautoscaling_tags() -> None:
-    from moto.applicationautoscaling import models, responses
+    from moto.applicationautoscaling import responses
     from moto.core.exceptions import JsonRESTError
 
     cls = responses.ApplicationAutoScalingResponse
-    _require(PATCH_AAS_TAGS, cls, "register_scalable_target", "_get_param",
-             "applicationautoscaling_backend")
-    _require(PATCH_AAS_TAGS, models.ApplicationAutoscalingBackend, "register_scalable_target")
-    if _is_patched(cls.register_scalable_target, PATCH_AAS_TAGS):
-        return
     for native in ("list_tags_for_resource", "tag_resource", "untag_resource"):
         if hasattr(cls, native):
-            raise PatchError(
-                f"[emulator patch {PATCH_AAS_TAGS}] moto now implements {native} "
-                "natively; check it and remove this patch from emulator/patches.py."
-            )
+            raise _native(PATCH_AAS_TAGS, f"implements {native}")
 
     def _arn_or_404(self: Any) -> tuple[dict[str, dict[str, str]], str]:
         backend = self.applicationautoscaling_backend
@@ -127,11 +191,9 @@ def apply_applicationautoscaling_tags() -> None:
             tags.pop(key, None)
         return json.dumps({})
 
-    original_register = cls.register_scalable_target
-
-    @functools.wraps(original_register)
-    def register_scalable_target(self: Any) -> str:
-        body = original_register(self)
+    @wrap(cls, "register_scalable_target")
+    def register_scalable_target(original: Callable[..., str], self: Any) -> str:
+        body = original(self)
         arn = json.loads(body)["ScalableTargetARN"]
         store = _aas_tag_store(self.applicationautoscaling_backend)
         if arn not in store:  # newly created target: Tags apply on create only
@@ -141,7 +203,6 @@ def apply_applicationautoscaling_tags() -> None:
     cls.list_tags_for_resource = list_tags_for_resource
     cls.tag_resource = tag_resource
     cls.untag_resource = untag_resource
-    cls.register_scalable_target = _mark(register_scalable_target, PATCH_AAS_TAGS)
 
 
 # ---------------------------------------------------------------------------
@@ -157,45 +218,31 @@ def apply_applicationautoscaling_tags() -> None:
 PATCH_RDS_SOURCE = "b-rds-parameter-source"
 
 
+@patch(PATCH_RDS_SOURCE, requires=("moto.rds.models:DBParameterGroup.update_parameters",) + _on(
+    "moto.rds.responses:RDSResponse", "describe_db_parameters", "modify_db_parameter_group"))
 def apply_rds_parameter_source() -> None:
     from moto.rds import models, responses
 
-    group_cls = models.DBParameterGroup
-    resp_cls = responses.RDSResponse
-    _require(PATCH_RDS_SOURCE, group_cls, "update_parameters")
-    _require(PATCH_RDS_SOURCE, resp_cls, "describe_db_parameters", "modify_db_parameter_group")
-    if _is_patched(resp_cls.describe_db_parameters, PATCH_RDS_SOURCE):
-        return
-
-    original_update = group_cls.update_parameters
-
-    @functools.wraps(original_update)
-    def update_parameters(self: Any, new_parameters: Any) -> None:
+    @wrap(models.DBParameterGroup, "update_parameters")
+    def update_parameters(original: Callable[..., None], self: Any, new_parameters: Any) -> None:
         new_parameters = list(new_parameters)
-        original_update(self, new_parameters)
+        original(self, new_parameters)
         for p in new_parameters:
             self.parameters[p["ParameterName"]]["Source"] = "user"
 
-    original_describe = resp_cls.describe_db_parameters
-
-    @functools.wraps(original_describe)
-    def describe_db_parameters(self: Any) -> Any:
-        result = original_describe(self)
+    @wrap(responses.RDSResponse, "describe_db_parameters")
+    def describe_db_parameters(original: Callable[..., Any], self: Any) -> Any:
+        result = original(self)
         payload = getattr(result, "result", None)
         if not isinstance(payload, dict) or "Parameters" not in payload:
-            raise PatchError(
-                f"[emulator patch {PATCH_RDS_SOURCE}] moto internals changed: "
-                "describe_db_parameters no longer returns ActionResult({'Parameters': ...})."
-            )
+            raise _changed(PATCH_RDS_SOURCE,
+                           "describe_db_parameters no longer returns ActionResult({'Parameters': ...})")
         params = list(payload["Parameters"])
         source = self.params.get("Source")
         if source:
             params = [p for p in params if p.get("Source") == source]
         payload["Parameters"] = params
         return result
-
-    group_cls.update_parameters = _mark(update_parameters, PATCH_RDS_SOURCE)
-    resp_cls.describe_db_parameters = _mark(describe_db_parameters, PATCH_RDS_SOURCE)
 
 
 # ---------------------------------------------------------------------------
@@ -210,40 +257,30 @@ def apply_rds_parameter_source() -> None:
 # already setattr()s every given field onto the Service, so update echoes.)
 # ---------------------------------------------------------------------------
 PATCH_ECS_AZ = "c-ecs-availability-zone-rebalancing"
+ECS_RESPONSE = "moto.ecs.responses:EC2ContainerServiceResponse"
+ECS_CREATE_SERVICE = _on(ECS_RESPONSE, "create_service", "_get_param") + ("moto.ecs.models:Service",)
 
 
-def _after_create_service(resp_cls: Any, models: Any, patch: str, store: Callable[[Any, Any], None]) -> None:
+def _after_create_service(patch: str, store: Callable[[Any, Any], None]) -> None:
     """Wrap moto's ECS CreateService so that `store(response, service)` records what moto dropped."""
-    original_create = resp_cls.create_service
+    from moto.ecs import models, responses
 
-    @functools.wraps(original_create)
-    def create_service(self: Any) -> Any:
-        result = original_create(self)
+    @wrap(responses.EC2ContainerServiceResponse, "create_service")
+    def create_service(original: Callable[..., Any], self: Any) -> Any:
+        result = original(self)
         service = getattr(result, "result", {}).get("service")
         if not isinstance(service, models.Service):
-            raise PatchError(
-                f"[emulator patch {patch}] moto internals changed: "
-                "create_service no longer returns ActionResult({'service': Service})."
-            )
+            raise _changed(patch, "create_service no longer returns ActionResult({'service': Service})")
         store(self, service)
         return result
 
-    resp_cls.create_service = _mark(create_service, patch)
 
-
+@patch(PATCH_ECS_AZ, requires=ECS_CREATE_SERVICE + _on(ECS_RESPONSE, "update_service"))
 def apply_ecs_availability_zone_rebalancing() -> None:
-    from moto.ecs import models, responses
+    from moto.ecs import models
 
-    resp_cls = responses.EC2ContainerServiceResponse
-    _require(PATCH_ECS_AZ, resp_cls, "create_service", "update_service", "_get_param")
-    _require(PATCH_ECS_AZ, models, "Service")
-    if _is_patched(resp_cls.create_service, PATCH_ECS_AZ):
-        return
     if "availability_zone_rebalancing" in inspect.signature(models.Service.__init__).parameters:
-        raise PatchError(
-            f"[emulator patch {PATCH_ECS_AZ}] moto now models availability_zone_rebalancing "
-            "natively; check it and remove this patch from emulator/patches.py."
-        )
+        raise _native(PATCH_ECS_AZ, "models availability_zone_rebalancing")
 
     def store_rebalancing(response: Any, service: Any) -> None:
         value = response._get_param("availabilityZoneRebalancing")
@@ -251,7 +288,7 @@ def apply_ecs_availability_zone_rebalancing() -> None:
             value = "DISABLED" if service.scheduling_strategy == "DAEMON" else "ENABLED"
         service.availability_zone_rebalancing = value
 
-    _after_create_service(resp_cls, models, PATCH_ECS_AZ, store_rebalancing)
+    _after_create_service(PATCH_ECS_AZ, store_rebalancing)
 
 
 # ---------------------------------------------------------------------------
@@ -267,13 +304,13 @@ def apply_ecs_availability_zone_rebalancing() -> None:
 PATCH_IAM_MANAGED = "d-iam-aws-managed-policies"
 
 
+@patch(PATCH_IAM_MANAGED, requires=("moto.settings:load_iam_aws_managed_policies",
+                                    "moto.iam.models:IAMBackend._init_aws_policies",
+                                    "moto.iam.models:iam_backends.iter_backends"))
 def apply_iam_aws_managed_policies() -> None:
     from moto import settings
     from moto.iam import models
 
-    _require(PATCH_IAM_MANAGED, settings, "load_iam_aws_managed_policies")
-    _require(PATCH_IAM_MANAGED, models.IAMBackend, "_init_aws_policies")
-    _require(PATCH_IAM_MANAGED, models.iam_backends, "iter_backends")
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     if not settings.load_iam_aws_managed_policies():
         return  # explicitly turned off by the user
@@ -331,25 +368,19 @@ def _secure_transport_holds(statement: dict[str, Any]) -> tuple[bool, dict[str, 
     return holds, stripped
 
 
+@patch(PATCH_S3_SECURE_TRANSPORT, requires=("moto.s3.models:FakeBucket.get_permission",) + _on(
+    "moto.iam.access_control", "IAMPolicy", "PermissionResult"))
 def apply_s3_policy_secure_transport() -> None:
     from moto.iam import access_control
     from moto.s3 import models
 
-    bucket_cls = models.FakeBucket
-    _require(PATCH_S3_SECURE_TRANSPORT, bucket_cls, "get_permission")
-    _require(PATCH_S3_SECURE_TRANSPORT, access_control, "IAMPolicy", "PermissionResult")
-    if _is_patched(bucket_cls.get_permission, PATCH_S3_SECURE_TRANSPORT):
-        return
-    params = list(inspect.signature(bucket_cls.get_permission).parameters)
+    params = list(inspect.signature(models.FakeBucket.get_permission).parameters)
     if params != ["self", "action", "resource"]:
-        raise PatchError(
-            f"[emulator patch {PATCH_S3_SECURE_TRANSPORT}] moto internals changed: "
-            f"FakeBucket.get_permission takes {params}, expected (self, action, resource)."
-        )
-    original = bucket_cls.get_permission
+        raise _changed(PATCH_S3_SECURE_TRANSPORT,
+                       f"FakeBucket.get_permission takes {params}, expected (self, action, resource)")
 
-    @functools.wraps(original)
-    def get_permission(self: Any, action: str, resource: str) -> Any:
+    @wrap(models.FakeBucket, "get_permission")
+    def get_permission(original: Callable[..., Any], self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
             return original(self, action, resource)
         policy = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
@@ -367,8 +398,6 @@ def apply_s3_policy_secure_transport() -> None:
         evaluated = access_control.IAMPolicy(json.dumps({**document, "Statement": applicable}))
         return evaluated.is_action_permitted(action, resource)
 
-    bucket_cls.get_permission = _mark(get_permission, PATCH_S3_SECURE_TRANSPORT)
-
 
 # ---------------------------------------------------------------------------
 # f. EC2 DescribeSecurityGroupRules: descriptions of group-referencing rules
@@ -385,35 +414,25 @@ def apply_s3_policy_secure_transport() -> None:
 PATCH_EC2_RULE_DESCRIPTION = "f-ec2-referenced-group-rule-description"
 
 
+@patch(PATCH_EC2_RULE_DESCRIPTION, requires=_on(
+    "moto.ec2.models.security_groups:SecurityGroupRule", "description", "__init__"))
 def apply_ec2_referenced_group_rule_description() -> None:
     from moto.ec2.models import security_groups
 
     rule_cls = security_groups.SecurityGroupRule
-    _require(PATCH_EC2_RULE_DESCRIPTION, rule_cls, "description", "__init__")
     prop = inspect.getattr_static(rule_cls, "description")
     if not isinstance(prop, property) or prop.fget is None:
-        raise PatchError(
-            f"[emulator patch {PATCH_EC2_RULE_DESCRIPTION}] moto internals changed: "
-            "SecurityGroupRule.description is no longer a property."
-        )
-    if _is_patched(prop.fget, PATCH_EC2_RULE_DESCRIPTION):
-        return
+        raise _changed(PATCH_EC2_RULE_DESCRIPTION, "SecurityGroupRule.description is no longer a property")
     params = inspect.signature(rule_cls.__init__).parameters
     if "source_group" not in params or "ip_range" not in params:
-        raise PatchError(
-            f"[emulator patch {PATCH_EC2_RULE_DESCRIPTION}] moto internals changed: "
-            "SecurityGroupRule no longer takes ip_range and source_group."
-        )
-    original = prop.fget
+        raise _changed(PATCH_EC2_RULE_DESCRIPTION, "SecurityGroupRule no longer takes ip_range and source_group")
 
-    @functools.wraps(original)
-    def description(self: Any) -> str | None:
+    @wrap(rule_cls, "description")
+    def description(original: Callable[..., str | None], self: Any) -> str | None:
         found = original(self)
         if found is None and getattr(self, "source_group", None):
             found = self.source_group.get("Description")
         return found
-
-    rule_cls.description = property(_mark(description, PATCH_EC2_RULE_DESCRIPTION))
 
 
 # ---------------------------------------------------------------------------
@@ -461,43 +480,34 @@ def _pi_set(instance: Any, enabled: Any, key_id: Any, retention: Any) -> None:
         retention or current_days or PI_DEFAULT_RETENTION_DAYS)
 
 
+@patch(PATCH_RDS_PERFORMANCE_INSIGHTS, requires=_on(
+    "moto.rds.models:DBInstance", "__init__", "update", "region", "account_id"))
 def apply_rds_performance_insights() -> None:
     from moto.rds import models
 
     cls = models.DBInstance
-    _require(PATCH_RDS_PERFORMANCE_INSIGHTS, cls, "__init__", "update", "region", "account_id")
-    if _is_patched(cls.__init__, PATCH_RDS_PERFORMANCE_INSIGHTS):
-        return
     for attr in ("performance_insights_enabled", "performance_insights_kms_key_id"):
         if hasattr(cls, attr) or attr in inspect.signature(cls.__init__).parameters:
-            raise PatchError(
-                f"[emulator patch {PATCH_RDS_PERFORMANCE_INSIGHTS}] moto now models {attr} "
-                "natively; check it and remove this patch from emulator/patches.py."
-            )
-    original_init = cls.__init__
-    original_update = cls.update
+            raise _native(PATCH_RDS_PERFORMANCE_INSIGHTS, f"models {attr}")
 
-    @functools.wraps(original_init)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    @wrap(cls, "__init__")
+    def __init__(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
         enabled = kwargs.pop("enable_performance_insights", False)
         # RestoreDBInstance* rebuild an instance from another one's attributes.
         enabled = kwargs.pop("performance_insights_enabled", None) or enabled
         key_id = kwargs.pop("performance_insights_kms_key_id", None)
         retention = kwargs.pop("performance_insights_retention_period", None)
-        original_init(self, *args, **kwargs)
+        original(self, *args, **kwargs)
         _pi_set(self, enabled, key_id, retention)
 
-    @functools.wraps(original_update)
-    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+    @wrap(cls, "update")
+    def update(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
         enabled = kwargs.pop("enable_performance_insights", None)
         key_id = kwargs.pop("performance_insights_kms_key_id", None)
         retention = kwargs.pop("performance_insights_retention_period", None)
-        original_update(self, *args, **kwargs)
+        original(self, *args, **kwargs)
         if enabled is not None or key_id is not None or retention is not None:
             _pi_set(self, enabled, key_id, retention)
-
-    cls.__init__ = _mark(__init__, PATCH_RDS_PERFORMANCE_INSIGHTS)
-    cls.update = _mark(update, PATCH_RDS_PERFORMANCE_INSIGHTS)
 
 
 # ---------------------------------------------------------------------------
@@ -530,22 +540,15 @@ def _deployment_configuration(given: Any, scheduling_strategy: str) -> dict[str,
     return result
 
 
+@patch(PATCH_ECS_CREATE_SETTINGS, requires=ECS_CREATE_SERVICE)
 def apply_ecs_create_service_settings() -> None:
-    from moto.ecs import models, responses
+    from moto.ecs import models
 
-    resp_cls = responses.EC2ContainerServiceResponse
-    _require(PATCH_ECS_CREATE_SETTINGS, resp_cls, "create_service", "_get_param")
-    _require(PATCH_ECS_CREATE_SETTINGS, models, "Service")
-    if _is_patched(resp_cls.create_service, PATCH_ECS_CREATE_SETTINGS):
-        return
     native = {"health_check_grace_period_seconds", "enable_ecs_managed_tags",
               "enable_execute_command", "deployment_configuration"}
     found = native & set(inspect.signature(models.Service.__init__).parameters)
     if found:
-        raise PatchError(
-            f"[emulator patch {PATCH_ECS_CREATE_SETTINGS}] moto now models {sorted(found)} "
-            "natively; check it and remove this part of emulator/patches.py."
-        )
+        raise _native(PATCH_ECS_CREATE_SETTINGS, f"models {sorted(found)}")
 
     def store_settings(response: Any, service: Any) -> None:
         grace = response._get_param("healthCheckGracePeriodSeconds")
@@ -557,7 +560,7 @@ def apply_ecs_create_service_settings() -> None:
             service.deployment_configuration = _deployment_configuration(
                 response._get_param("deploymentConfiguration"), service.scheduling_strategy)
 
-    _after_create_service(resp_cls, models, PATCH_ECS_CREATE_SETTINGS, store_settings)
+    _after_create_service(PATCH_ECS_CREATE_SETTINGS, store_settings)
 
 
 # ---------------------------------------------------------------------------
@@ -575,29 +578,21 @@ RDS_PASSWORD_ALPHABET = (  # RDS leaves out / @ " and space
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&()*+,-.:;<=>?[]^_{|}~")
 
 
+@patch(PATCH_RDS_SECRET, requires=_on(
+    "moto.rds.models:MasterUserSecret", "_generate_secret_string", "_create_secret"))
 def apply_rds_managed_secret_contents() -> None:
     import secrets as _random
 
     from moto.rds import models
 
-    cls = models.MasterUserSecret
-    _require(PATCH_RDS_SECRET, cls, "_generate_secret_string", "_create_secret")
-    if _is_patched(cls._generate_secret_string, PATCH_RDS_SECRET):
-        return
-    original = cls._generate_secret_string
-
-    @functools.wraps(original)
-    def _generate_secret_string(self: Any) -> str:
+    @wrap(models.MasterUserSecret, "_generate_secret_string")
+    def _generate_secret_string(original: Callable[..., str], self: Any) -> str:
         username = getattr(self.resource, "master_username", None)
         if not username:
-            raise PatchError(
-                f"[emulator patch {PATCH_RDS_SECRET}] moto internals changed: the secret's "
-                "resource has no master_username when the secret is created."
-            )
+            raise _changed(PATCH_RDS_SECRET,
+                           "the secret's resource has no master_username when the secret is created")
         password = "".join(_random.choice(RDS_PASSWORD_ALPHABET) for _ in range(28))
         return json.dumps({"username": username, "password": password})
-
-    cls._generate_secret_string = _mark(_generate_secret_string, PATCH_RDS_SECRET)
 
 
 # ---------------------------------------------------------------------------
@@ -613,23 +608,17 @@ def apply_rds_managed_secret_contents() -> None:
 PATCH_S3_EVENTBRIDGE = "j-s3-notification-eventbridge"
 
 
+@patch(PATCH_S3_EVENTBRIDGE, requires=_on(
+    "moto.s3.responses:S3Response", "get_bucket_notification", "serialized", "backend") + (
+    "moto.s3.models:S3Backend.get_bucket_notification_configuration",))
 def apply_s3_notification_eventbridge() -> None:
     from moto.s3 import models, responses
 
-    resp_cls = responses.S3Response
-    _require(PATCH_S3_EVENTBRIDGE, resp_cls, "get_bucket_notification", "serialized", "backend")
-    _require(PATCH_S3_EVENTBRIDGE, models.S3Backend, "get_bucket_notification_configuration")
-    if _is_patched(resp_cls.get_bucket_notification, PATCH_S3_EVENTBRIDGE):
-        return
     if "event_bridge" not in inspect.signature(models.NotificationConfiguration.__init__).parameters:
-        raise PatchError(
-            f"[emulator patch {PATCH_S3_EVENTBRIDGE}] moto internals changed: "
-            "NotificationConfiguration no longer takes event_bridge."
-        )
-    original = resp_cls.get_bucket_notification
+        raise _changed(PATCH_S3_EVENTBRIDGE, "NotificationConfiguration no longer takes event_bridge")
 
-    @functools.wraps(original)
-    def get_bucket_notification(self: Any) -> Any:
+    @wrap(responses.S3Response, "get_bucket_notification")
+    def get_bucket_notification(original: Callable[..., Any], self: Any) -> Any:
         config = self.backend.get_bucket_notification_configuration(self.bucket_name)
         if not config or getattr(config, "event_bridge", None) is None:
             return original(self)
@@ -638,10 +627,8 @@ def apply_s3_notification_eventbridge() -> None:
         def with_event_bridge(action_result: Any) -> Any:
             payload = getattr(action_result, "result", None)
             if not isinstance(payload, dict):
-                raise PatchError(
-                    f"[emulator patch {PATCH_S3_EVENTBRIDGE}] moto internals changed: "
-                    "get_bucket_notification no longer serializes ActionResult({...})."
-                )
+                raise _changed(PATCH_S3_EVENTBRIDGE,
+                               "get_bucket_notification no longer serializes ActionResult({...})")
             payload["EventBridgeConfiguration"] = {}
             return serialized(action_result)
 
@@ -650,8 +637,6 @@ def apply_s3_notification_eventbridge() -> None:
             return original(self)
         finally:
             del self.serialized
-
-    resp_cls.get_bucket_notification = _mark(get_bucket_notification, PATCH_S3_EVENTBRIDGE)
 
 
 # ---------------------------------------------------------------------------
@@ -667,46 +652,23 @@ def apply_s3_notification_eventbridge() -> None:
 PATCH_ELBV2_SCHEME = "k-elbv2-default-scheme"
 
 
+@patch(PATCH_ELBV2_SCHEME, requires=_on("moto.elbv2.models:FakeLoadBalancer", "__init__"))
 def apply_elbv2_default_scheme() -> None:
     from moto.elbv2 import models
 
-    cls = models.FakeLoadBalancer
-    _require(PATCH_ELBV2_SCHEME, cls, "__init__")
-    if _is_patched(cls.__init__, PATCH_ELBV2_SCHEME):
-        return
-    if "scheme" not in inspect.signature(cls.__init__).parameters:
-        raise PatchError(
-            f"[emulator patch {PATCH_ELBV2_SCHEME}] moto internals changed: "
-            "FakeLoadBalancer no longer takes scheme."
-        )
-    original = cls.__init__
+    if "scheme" not in inspect.signature(models.FakeLoadBalancer.__init__).parameters:
+        raise _changed(PATCH_ELBV2_SCHEME, "FakeLoadBalancer no longer takes scheme")
 
-    @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    @wrap(models.FakeLoadBalancer, "__init__")
+    def __init__(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         if not getattr(self, "scheme", None):
             self.scheme = "internet-facing"
 
-    cls.__init__ = _mark(__init__, PATCH_ELBV2_SCHEME)
-
-
-ALL_PATCHES: dict[str, Callable[[], None]] = {
-    PATCH_AAS_TAGS: apply_applicationautoscaling_tags,
-    PATCH_RDS_SOURCE: apply_rds_parameter_source,
-    PATCH_ECS_AZ: apply_ecs_availability_zone_rebalancing,
-    PATCH_IAM_MANAGED: apply_iam_aws_managed_policies,
-    PATCH_S3_SECURE_TRANSPORT: apply_s3_policy_secure_transport,
-    PATCH_EC2_RULE_DESCRIPTION: apply_ec2_referenced_group_rule_description,
-    PATCH_RDS_PERFORMANCE_INSIGHTS: apply_rds_performance_insights,
-    PATCH_ECS_CREATE_SETTINGS: apply_ecs_create_service_settings,
-    PATCH_RDS_SECRET: apply_rds_managed_secret_contents,
-    PATCH_S3_EVENTBRIDGE: apply_s3_notification_eventbridge,
-    PATCH_ELBV2_SCHEME: apply_elbv2_default_scheme,
-}
-
 
 def apply_all() -> list[str]:
-    """Apply every patch (idempotent). Returns the patch names."""
+    """Check moto's version, then apply every patch (idempotent). Returns the patch names."""
+    check_moto_version()
     for apply in ALL_PATCHES.values():
         apply()
     return list(ALL_PATCHES)

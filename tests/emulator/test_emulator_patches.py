@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -10,6 +15,7 @@ from botocore.exceptions import ClientError
 from emulator import PatchError, patches
 
 ECS_DIMENSION = "ecs:service:DesiredCount"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ecs_service(aws, name, **extra):
@@ -144,11 +150,19 @@ def test_iam_backends_created_before_the_emulator_started_get_the_aws_managed_po
 
     backend = iam_backends["111122223333"]["aws"]
     backend.aws_managed_policies, backend.managed_policies = [], {}  # as built without the setting
-    patches.apply_iam_aws_managed_policies()
+    patches.apply_iam_aws_managed_policies.body()  # the patch itself, not its once-per-process guard
     assert "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole" in backend.managed_policies
 
 
 # the patch mechanism
+
+def test_the_registry_lists_the_eleven_patches_in_order():
+    assert list(patches.ALL_PATCHES) == [
+        patches.PATCH_AAS_TAGS, patches.PATCH_RDS_SOURCE, patches.PATCH_ECS_AZ, patches.PATCH_IAM_MANAGED,
+        patches.PATCH_S3_SECURE_TRANSPORT, patches.PATCH_EC2_RULE_DESCRIPTION,
+        patches.PATCH_RDS_PERFORMANCE_INSIGHTS, patches.PATCH_ECS_CREATE_SETTINGS, patches.PATCH_RDS_SECRET,
+        patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME]
+
 
 def test_applying_the_patches_again_changes_nothing(emu):
     from moto.ecs.responses import EC2ContainerServiceResponse
@@ -159,13 +173,57 @@ def test_applying_the_patches_again_changes_nothing(emu):
     assert (EC2ContainerServiceResponse.create_service, RDSResponse.describe_db_parameters) == before
 
 
-def test_a_patch_whose_moto_target_is_gone_fails_loudly_naming_the_patch(monkeypatch):
-    from moto.rds.models import DBParameterGroup
+def _remove(monkeypatch, target):
+    """Take the moto attribute "module:Owner.attr" away (from the class that defines it) for this test."""
+    module, _, path = target.partition(":")
+    *owner_path, attr = path.split(".")
+    owner = importlib.import_module(module)
+    for part in owner_path:
+        owner = getattr(owner, part)
+    holders = [owner] + list(owner.__mro__ if isinstance(owner, type) else type(owner).__mro__)
+    monkeypatch.delattr(next(h for h in holders if attr in vars(h)), attr)
 
-    monkeypatch.delattr(DBParameterGroup, "update_parameters")
-    with pytest.raises(PatchError, match=patches.PATCH_RDS_SOURCE):
-        patches.apply_rds_parameter_source()
 
+@pytest.mark.parametrize("patch, target", [
+    (patch, target) for patch in patches.ALL_PATCHES.values() for target in patch.requires],
+    ids=lambda value: getattr(value, "name", value))
+def test_a_patch_applied_again_after_its_moto_target_is_gone_fails_loudly_naming_the_patch(
+        monkeypatch, patch, target):
+    patch()
+    _remove(monkeypatch, target)
+    with pytest.raises(PatchError, match=rf"\[emulator patch {patch.name}\] moto internals changed: "
+                                         rf"{re.escape(target)} is gone\. Review emulator/patches\.py"):
+        patch()
+
+
+@pytest.mark.parametrize("kind", [staticmethod, property])
+def test_wrap_keeps_a_staticmethod_or_property_what_it_was(kind):
+    class Model:
+        value = kind(lambda *_: 1)
+
+    patches.wrap(Model, "value")(lambda original, *args: original(*args) + 1)
+    read = Model.value() if kind is staticmethod else Model().value
+    assert (type(vars(Model)["value"]), read) == (kind, 2)
+
+
+def test_a_different_moto_version_is_refused_naming_both_versions_and_what_to_do(monkeypatch):
+    import moto
+
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    with pytest.raises(PatchError) as error:
+        patches.apply_all()
+    assert all(part in str(error.value) for part in (
+        "moto 9.9.9 is installed", f"written for moto {patches.MOTO_VERSION}", "`pipenv sync --dev`",
+        "update MOTO_VERSION"))
+
+
+def test_the_emulator_cli_refuses_a_different_moto_version_with_exit_code_2():
+    script = ("import moto; moto.__version__ = '9.9.9'; from emulator.__main__ import main; "
+              "raise SystemExit(main(['start', '--port', '0']))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stderr.startswith("emulator: error: moto 9.9.9 is installed")) == (2, True), \
+        done.stderr
 
 
 # e. S3 bucket policies: aws:SecureTransport
@@ -376,25 +434,9 @@ def test_applying_every_patch_again_keeps_each_patched_function(emu):
     assert functions() == before
 
 
-def test_create_service_carries_both_ecs_patches(emu):
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    assert {patches.PATCH_ECS_AZ, patches.PATCH_ECS_CREATE_SETTINGS} <= patches._marks(
-        EC2ContainerServiceResponse.create_service)
-
-
-@pytest.mark.parametrize("apply, target, attr", [
-    ("apply_s3_policy_secure_transport", "moto.s3.models.FakeBucket", "get_permission"),
-    ("apply_rds_managed_secret_contents", "moto.rds.models.MasterUserSecret", "_generate_secret_string"),
-    ("apply_s3_notification_eventbridge", "moto.s3.responses.S3Response", "get_bucket_notification"),
-])
-def test_a_new_patch_whose_moto_target_is_gone_fails_loudly(monkeypatch, apply, target, attr):
-    import importlib
-
-    module, cls = target.rsplit(".", 1)
-    monkeypatch.delattr(getattr(importlib.import_module(module), cls), attr)
-    with pytest.raises(PatchError, match="moto internals changed"):
-        getattr(patches, apply)()
+def test_a_created_service_carries_what_both_ecs_patches_store(aws, name):
+    service = _described(_ecs_service(aws, name, healthCheckGracePeriodSeconds=60), name)
+    assert (service["availabilityZoneRebalancing"], service["healthCheckGracePeriodSeconds"]) == ("ENABLED", 60)
 
 
 # k. ELBv2 Scheme
