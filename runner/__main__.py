@@ -24,6 +24,7 @@ from runner import tasks as podman_tasks
 from runner.balancer import Balancer, BalancerError, BalancerSettings
 from runner.database import Database, DatabaseError, DatabaseSettings
 from runner.layout import Layout
+from runner.database import port_free
 from runner.scheduler import _read, _write
 
 ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError)
@@ -85,7 +86,6 @@ def up(args: argparse.Namespace) -> int:
                               f"than the runner's {layout.slots} task addresses")
         if fresh:
             # Before anything starts: a port in use fails here and leaves nothing behind.
-            from runner.database import port_free
             if not port_free("127.0.0.1", port):
                 raise BalancerError(f"port {port} on 127.0.0.1 is already in use: pass another --port, "
                                     "or 0 for a free one")

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.database import port_free
 from runner.deployment import HealthCheck
 
 BACKEND = "tasks"
@@ -34,6 +35,15 @@ class BalancerSettings:
     """One server slot per possible task address."""
     container_port: int
     health: HealthCheck
+
+
+def status_regex(matcher: str) -> str:
+    """The ALB matcher ("200", "200,202", "200-299") as an anchored regex for `http-check expect rstatus`."""
+    codes: list[str] = []
+    for part in matcher.split(","):
+        low, _, high = part.strip().partition("-")
+        codes += [str(code) for code in range(int(low), int(high or low) + 1)]
+    return "^(" + "|".join(codes) + ")$"
 
 
 def config(settings: BalancerSettings, socket_path: Path) -> str:
@@ -59,7 +69,7 @@ frontend listener
 backend {BACKEND}
   balance roundrobin
   option httpchk GET {h.path}
-  http-check expect status {h.matcher.replace(",", " ").split()[0]}
+  http-check expect rstatus {status_regex(h.matcher)}
   default-server check inter {h.interval}s rise {h.healthy_threshold} fall {h.unhealthy_threshold}
 {servers}
 """
@@ -84,7 +94,6 @@ class Balancer:
     def start(self, settings: BalancerSettings) -> None:
         if self.pid():
             return
-        from runner.database import port_free
         if not port_free("127.0.0.1", settings.port):
             raise BalancerError(f"port {settings.port} on 127.0.0.1 is already in use: pass another --port "
                                 "(0 picks a free one), or stop what listens there")

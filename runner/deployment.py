@@ -73,9 +73,6 @@ class Deployment:
     listener_port: int
     secret_arns: tuple[str, ...]
 
-    def to_json(self) -> dict:
-        return json.loads(json.dumps(self, default=lambda o: o.__dict__))
-
 
 def client(service: str, endpoint: str, region: str = "us-east-1"):
     return boto3.client(service, endpoint_url=endpoint, region_name=region, **FAKE_CREDENTIALS)

@@ -63,7 +63,7 @@ class Podman:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run_argv(task: TaskSpec, *, name: str, address: str | None, db_host: tuple[str, str] | None,
+def run_argv(task: TaskSpec, *, name: str, db_host: tuple[str, str] | None,
              env_file: Path, label: str, detach: bool) -> list[str]:
     argv = ["run", "--name", name, "--label", label, "--network", "host", *ULIMITS,
             "--stop-timeout", str(task.stop_timeout), "--env-file", str(env_file)]
@@ -100,7 +100,7 @@ def start(podman: Podman, task: TaskSpec, *, address: str | None, db_host: tuple
     with os.fdopen(fd, "w") as f:
         f.write("".join(f"{k}={v}\n" for k, v in env.items()))
     try:
-        argv = run_argv(task, name=name, address=address, db_host=db_host, env_file=env_file,
+        argv = run_argv(task, name=name, db_host=db_host, env_file=env_file,
                         label=podman.label, detach=detach)
         if detach:
             return name, podman.run(*argv, timeout=120)

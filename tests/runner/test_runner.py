@@ -254,6 +254,9 @@ def test_after_the_secret_is_rotated_running_tasks_keep_serving(three):
         answers = [client.post("/notes", json={"title": f"rotated {i}", "body": ""}).status_code for i in range(9)]
     assert answers == [201] * 9
     assert set(three.containers()) == before
+    podman = three.layout.podman()
+    logs = "".join(podman.run("logs", name).stdout for name in before)
+    assert '"event": "db.credentials_refreshed"' in logs, "the tasks re-read the rotated secret from the emulator"
 
 
 @pytest.fixture
