@@ -10,23 +10,27 @@ import pytest
 
 import main
 from infra import environments
-from infra.config import NetworkConfig
+from infra.config import BOOTSTRAP_STACK, NetworkConfig
 from tests.infra.conftest import ROOT, run_main
 from tools.mirror import terraform_env
 
 # What the user-facing variables of this machine's shell must not leak into a run.
 SETTINGS = ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "STOCK_SYNTH", "CDKTF_OUTDIR")
+# The configured environments, whatever their names: the tests follow infra/environments.py.
+NAMES = list(environments.ENVIRONMENTS)
+FIRST, LAST = NAMES[0], NAMES[-1]
 
 
 def project_copy(tmp_path: Path, edit: tuple[str, str]) -> Path:
-    """main.py and infra/ in a scratch folder, with one edit to infra/environments.py, and a previous cdktf.out."""
+    """main.py and infra/ in a scratch folder, with one edit to infra/environments.py (its first place), and a
+    previous cdktf.out."""
     project = tmp_path / "project"
     shutil.copytree(ROOT / "infra", project / "infra", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "main.py", project / "main.py")
     source = project / "infra" / "environments.py"
     old, new = edit
-    assert source.read_text().count(old) == 1, old
-    source.write_text(source.read_text().replace(old, new))
+    assert old in source.read_text(), old
+    source.write_text(source.read_text().replace(old, new, 1))
     (project / "cdktf.out").mkdir()
     (project / "cdktf.out" / "marker").write_text("previous synth")
     return project
@@ -53,20 +57,20 @@ def test_main_writes_the_bootstrap_stack_and_one_stack_per_environment(main_run,
     result, out = main_run
     assert result.returncode == 0, result.stderr
     stacks = sorted(p.name for p in (out / "stacks").iterdir())
-    assert stacks == ["bootstrap", "dev", "prod"]
+    assert stacks == sorted([BOOTSTRAP_STACK, *NAMES])
     assert (out / "manifest.json").is_file()
     # What the tests assert is exactly what main.py writes.
     for stack in stacks:
         assert (out / "stacks" / stack / "cdk.tf.json").read_bytes() == \
             (outdir / "stacks" / stack / "cdk.tf.json").read_bytes()
-    assert "wrote 3 stacks" in result.stdout
+    assert f"wrote {len(NAMES) + 1} stacks" in result.stdout
 
 
 def test_unknown_environment_writes_nothing_and_names_the_known_ones(tmp_path):
-    result = run_main(tmp_path, ENVIRONMENTS="dev,staging")
+    result = run_main(tmp_path, ENVIRONMENTS=f"{FIRST},nosuchenv")
     assert result.returncode == 2
-    assert "error: invalid configuration: ENVIRONMENTS: 'staging' is not defined; known environments: dev, prod" \
-        in result.stderr
+    assert ("error: invalid configuration: ENVIRONMENTS: 'nosuchenv' is not defined; known environments: "
+            + ", ".join(NAMES)) in result.stderr
     assert "nothing was written" in result.stderr and "fix the ENVIRONMENTS variable" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -90,8 +94,8 @@ def test_a_synth_that_fails_half_way_leaves_no_partial_output(tmp_path, monkeypa
     previous.write_text("previous synth")
 
     def half_written(outdir: Path, envs) -> list[str]:
-        (outdir / "stacks" / "dev").mkdir(parents=True)
-        (outdir / "stacks" / "dev" / "cdk.tf.json").write_text("{")
+        (outdir / "stacks" / FIRST).mkdir(parents=True)
+        (outdir / "stacks" / FIRST / "cdk.tf.json").write_text("{")
         raise RuntimeError("synth failed")
 
     monkeypatch.chdir(tmp_path)
@@ -106,16 +110,16 @@ def test_a_synth_that_fails_half_way_leaves_no_partial_output(tmp_path, monkeypa
 def test_output_folder_given_by_cdktf_outdir_is_created_with_its_parents_and_node_prints_no_banner(tmp_path):
     environ = {k: v for k, v in os.environ.items()
                if k not in SETTINGS and k != "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"}
-    environ.update(ENVIRONMENTS="dev", CDKTF_OUTDIR=str(tmp_path / "new" / "cdktf.out"))
+    environ.update(ENVIRONMENTS=FIRST, CDKTF_OUTDIR=str(tmp_path / "new" / "cdktf.out"))
     result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=environ, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert sorted(p.name for p in (tmp_path / "new" / "cdktf.out" / "stacks").iterdir()) == ["bootstrap", "dev"]
+    assert sorted(p.name for p in (tmp_path / "new" / "cdktf.out" / "stacks").iterdir()) == sorted([BOOTSTRAP_STACK, FIRST])
 
 
 def test_a_bad_value_in_the_environments_file_ends_as_one_error_naming_the_field_and_its_line(tmp_path):
-    project = project_copy(tmp_path, ("backup_retention_days=14", "backup_retention_days=99"))
+    project = project_copy(tmp_path, ("backup_retention_days=1,", "backup_retention_days=99,"))
     result = run_copy(project)
     assert result.returncode == 2
     line = line_of(project / "infra" / "environments.py", "backup_retention_days=99")
@@ -151,20 +155,20 @@ def test_a_python_mistake_in_the_environments_file_is_reported_with_its_line_and
 
 
 def test_two_environments_under_one_name_are_refused(tmp_path):
-    project = project_copy(tmp_path, ('    "prod": EnvironmentConfig(\n        name="prod",',
-                                      '    "prod": EnvironmentConfig(\n        name="dev",'))
+    project = project_copy(tmp_path, (f'    "{LAST}": EnvironmentConfig(\n        name="{LAST}",',
+                                      f'    "{LAST}": EnvironmentConfig(\n        name="other",'))
     result = run_copy(project)
     assert result.returncode == 2
-    assert "error: invalid configuration: prod.name: 'dev' differs from its key 'prod'" in result.stderr
+    assert f"error: invalid configuration: {LAST}.name: 'other' differs from its key '{LAST}'" in result.stderr
     assert "fix infra/environments.py and run again" in result.stderr
     assert_nothing_written(project)
 
 
 def test_an_environment_named_twice_in_the_variable_is_refused(tmp_path):
-    result = run_main(tmp_path, ENVIRONMENTS="dev,dev")
+    result = run_main(tmp_path, ENVIRONMENTS=f"{FIRST},{FIRST}")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "error: invalid configuration: ENVIRONMENTS: 'dev' is named twice: name each environment once",
+        f"error: invalid configuration: ENVIRONMENTS: '{FIRST}' is named twice: name each environment once",
         "nothing was written (the previous cdktf.out is unchanged); fix the ENVIRONMENTS variable and run again"]
     assert list(tmp_path.iterdir()) == []
 
@@ -178,17 +182,17 @@ def test_a_moving_image_tag_is_refused_naming_the_variable(tmp_path):
 
 
 def test_overlapping_vpc_ranges_print_a_warning_and_the_synth_goes_on(tmp_path, monkeypatch, capsys):
-    dev = environments.ENVIRONMENTS["dev"]
-    prod = environments.ENVIRONMENTS["prod"]
-    monkeypatch.setitem(environments.ENVIRONMENTS, "prod", dataclasses.replace(
-        prod, network=dataclasses.replace(prod.network, vpc_cidr=dev.network.vpc_cidr)))
+    # GIVEN a new environment on the first one's VPC range
+    first = environments.ENVIRONMENTS[FIRST]
+    cidr = first.network.vpc_cidr
+    monkeypatch.setitem(environments.ENVIRONMENTS, "other", dataclasses.replace(first, name="other"))
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(main, "synthesize", lambda outdir, envs: outdir.mkdir() or ["bootstrap", "dev", "prod"])
+    monkeypatch.setattr(main, "synthesize", lambda outdir, envs: outdir.mkdir() or [BOOTSTRAP_STACK, *NAMES])
     assert main.main() == 0
     assert capsys.readouterr().err.splitlines() == [
-        "warning: prod.network.vpc_cidr: 10.10.0.0/16 overlaps dev's 10.10.0.0/16: the two VPCs can never be peered "
+        f"warning: other.network.vpc_cidr: {cidr} overlaps {FIRST}'s {cidr}: the two VPCs can never be peered "
         "or reached over one VPN; give each environment its own range"]
     assert (tmp_path / "cdktf.out").is_dir()
 
@@ -219,6 +223,6 @@ def test_npx_cdktf_synth_as_the_readme_writes_it_prints_no_node_banner_and_no_er
                             timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "Generated Terraform code for the stacks: bootstrap, dev, prod" in output
-    assert (tmp_path / "cdktf.out" / "stacks" / "prod" / "cdk.tf.json").is_file()
+    assert "Generated Terraform code for the stacks: " + ", ".join([BOOTSTRAP_STACK, *NAMES]) in output
+    assert (tmp_path / "cdktf.out" / "stacks" / LAST / "cdk.tf.json").is_file()
     assert "end-of-life" not in output and "[ERROR]" not in output and "ERROR" not in output, output

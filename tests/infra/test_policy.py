@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 
 import main
 from infra import environments
+from infra.config import BOOTSTRAP_STACK
 from infra.policy import SecurityPolicy, check, enforce
 
 
@@ -277,33 +278,34 @@ def test_every_stack_the_repository_builds_carries_the_policy(tmp_path):
     app = App(outdir=str(tmp_path / "cdktf.out"))
     build(app, environments.BOOTSTRAP, list(environments.ENVIRONMENTS.values()))
     stacks = [c for c in app.node.children if isinstance(c, TerraformStack)]
-    assert [s.node.id for s in stacks] == ["bootstrap", "dev", "prod"]
+    assert [s.node.id for s in stacks] == [BOOTSTRAP_STACK, *environments.ENVIRONMENTS]
     assert all(any(isinstance(a, SecurityPolicy) for a in Aspects.of(s).all) for s in stacks)
 
 
 def test_main_writes_nothing_when_a_stack_breaks_the_policy(tmp_path, monkeypatch, capsys):
-    # GIVEN a previous output, and a build that adds a log group without retention to dev
+    # GIVEN a previous output, and a build that adds a log group without retention to the first environment
     import infra.stacks
     previous = tmp_path / "cdktf.out" / "marker"
     previous.parent.mkdir()
     previous.write_text("previous synth")
     real_build = infra.stacks.build
+    first = next(iter(environments.ENVIRONMENTS))
 
     def build_with_violation(app, bootstrap, envs, endpoint=None):
         names = real_build(app, bootstrap, envs, endpoint)
-        dev = app.node.find_child("dev")
-        TerraformResource(dev, "forever", terraform_resource_type="aws_cloudwatch_log_group").add_override(
+        stack = app.node.find_child(first)
+        TerraformResource(stack, "forever", terraform_resource_type="aws_cloudwatch_log_group").add_override(
             "kms_key_id", "k")
         return names
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ENVIRONMENTS", "dev")
+    monkeypatch.setenv("ENVIRONMENTS", first)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(infra.stacks, "build", build_with_violation)
     # WHEN main.py synthesizes THEN it fails naming the resource, and leaves the previous output alone
     assert main.main() == 1
     error = capsys.readouterr().err
-    assert re.search(r"aws_cloudwatch_log_group\.forever \(dev/forever\): log group has no", error)
+    assert re.search(rf"aws_cloudwatch_log_group\.forever \({first}/forever\): log group has no", error)
     assert "nothing was written; the previous cdktf.out is unchanged" in error
     assert [p.name for p in tmp_path.iterdir()] == ["cdktf.out"]
     assert [p.name for p in (tmp_path / "cdktf.out").iterdir()] == ["marker"]
