@@ -82,7 +82,7 @@ class StateBucketStack(TerraformStack):
                 abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                     days_after_initiation=7)])])
         TerraformOutput(self, "state_bucket", value=self.bucket.bucket,
-                        description="Set `state_bucket` of every environment to this name")
+                        description="Every environment keeps its Terraform state in this bucket")
         if config.ci is not None:
             ci = CiIdentity(self, "ci", config=config.ci, state_bucket=self.bucket)
             TerraformOutput(self, "ci_deploy_role_arn", value=ci.role.arn,

@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.config import ConfigError
 from emulator.server import is_answering, running_endpoint, start_background, stop_background
 from tools.terraform import (
     BOOTSTRAP, BOOTSTRAP_STATE, PROVIDER, ROOT, DeployError, LocalDeployment, MissingTool, Step, check_tools,
@@ -246,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         from infra import environments
-    except ConfigError as exc:
-        print(f"error: invalid configuration: {exc}\nfix infra/environments.py and run again", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - any mistake in the file the user edits, as main.py reports it
+        print(f"error: invalid configuration: infra/environments.py: {type(exc).__name__}: {exc}\n"
+              "`make synth` shows the line; fix it and run again", file=sys.stderr)
         return 2
     args.stack = args.stack or next(iter(environments.ENVIRONMENTS))
     if args.stack not in environments.ENVIRONMENTS:

@@ -111,3 +111,13 @@ def test_every_run_gets_fake_credentials_and_never_the_users_aws_settings(tmp_pa
     assert ({k: env.get(k) for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL")}
             == {"AWS_PROFILE": None, "AWS_SESSION_TOKEN": None, "AWS_ACCESS_KEY_ID": "test",
                 "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"})
+
+
+def test_up_refuses_a_stack_that_is_not_a_configured_environment_naming_the_known_ones(tmp_path):
+    from infra.environments import ENVIRONMENTS
+
+    result = _up(tmp_path, os.environ["PATH"], "--stack", "nosuchenv")
+    assert result.returncode == 2
+    assert f"--stack 'nosuchenv' is not an environment in infra/environments.py; known: {', '.join(ENVIRONMENTS)}" \
+        in result.stderr
+    assert not (tmp_path / "work").exists()
