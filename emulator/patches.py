@@ -666,6 +666,61 @@ def apply_elbv2_default_scheme() -> None:
             self.scheme = "internet-facing"
 
 
+
+# ---------------------------------------------------------------------------
+# l. ECS RunTask on Fargate with awsvpc
+#
+# Real AWS: RunTask(launchType=FARGATE, networkConfiguration=awsvpc) starts a
+# task whose ENI attachment lists privateDnsName (ip-10-0-1-2.ec2.internal in
+# us-east-1, ip-10-0-1-2.<region>.compute.internal elsewhere: every ENI has a
+# private DNS name, whatever the VPC's enableDnsHostnames), and a Fargate task
+# definition may set memory at task level only, as infra/service.py does.
+# moto 5.2.5: sums the containers' `memory` (None without one: TypeError), then
+# reads the ENI's private_dns_name, which it sets only in VPCs with DNS
+# hostnames (AttributeError); both answer HTTP 500.  The release's migration
+# gate (release/aws.py) runs the migration task exactly this way.
+# ---------------------------------------------------------------------------
+PATCH_ECS_RUN_TASK_FARGATE = "l-ecs-run-task-fargate"
+ECS_TASK_RESOURCES = "moto.ecs.models:EC2ContainerServiceBackend._calculate_task_resource_requirements"
+
+
+@patch(PATCH_ECS_RUN_TASK_FARGATE, requires=(
+    "moto.ec2.models.elastic_network_interfaces:NetworkInterface.__init__", ECS_TASK_RESOURCES,
+    "moto.ec2.utils:generate_dns_from_ip"))
+def apply_ecs_run_task_fargate() -> None:
+    import types
+
+    from moto.ec2.models import elastic_network_interfaces as enis
+    from moto.ec2.utils import generate_dns_from_ip
+    from moto.ecs import models
+
+    backend = models.EC2ContainerServiceBackend
+    if not isinstance(inspect.getattr_static(backend, "_calculate_task_resource_requirements"), staticmethod):
+        raise _changed(PATCH_ECS_RUN_TASK_FARGATE, "_calculate_task_resource_requirements is no longer a staticmethod")
+
+    @wrap(enis.NetworkInterface, "__init__")
+    def __init__(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if getattr(self, "private_dns_name", None) is None and self.private_ip_address:
+            region = self.ec2_backend.region_name
+            name = generate_dns_from_ip(self.private_ip_address)  # ip-a-b-c-d.ec2.internal
+            self.private_dns_name = name if region == "us-east-1" else name.replace(
+                ".ec2.internal", f".{region}.compute.internal")
+
+    original_requirements = backend._calculate_task_resource_requirements
+
+    @functools.wraps(original_requirements)
+    def requirements(task_definition: Any) -> dict[str, Any]:
+        # Containers without memory count 0; a task that sets memory only at task level gets that.
+        containers = [dict(c) if any(k in c for k in ("memory", "Memory", "memoryReservation", "MemoryReservation"))
+                      else dict(c, memory=0) for c in task_definition.container_definitions]
+        result = original_requirements(types.SimpleNamespace(container_definitions=containers))
+        if not result["MEMORY"] and getattr(task_definition, "memory", None):
+            result["MEMORY"] = int(task_definition.memory)
+        return result
+
+    backend._calculate_task_resource_requirements = staticmethod(requirements)
+
 def apply_all() -> list[str]:
     """Check moto's version, then apply every patch (idempotent). Returns the patch names."""
     check_moto_version()

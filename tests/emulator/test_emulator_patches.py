@@ -156,12 +156,12 @@ def test_iam_backends_created_before_the_emulator_started_get_the_aws_managed_po
 
 # the patch mechanism
 
-def test_the_registry_lists_the_eleven_patches_in_order():
+def test_the_registry_lists_the_twelve_patches_in_order():
     assert list(patches.ALL_PATCHES) == [
         patches.PATCH_AAS_TAGS, patches.PATCH_RDS_SOURCE, patches.PATCH_ECS_AZ, patches.PATCH_IAM_MANAGED,
         patches.PATCH_S3_SECURE_TRANSPORT, patches.PATCH_EC2_RULE_DESCRIPTION,
         patches.PATCH_RDS_PERFORMANCE_INSIGHTS, patches.PATCH_ECS_CREATE_SETTINGS, patches.PATCH_RDS_SECRET,
-        patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME]
+        patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME, patches.PATCH_ECS_RUN_TASK_FARGATE]
 
 
 def test_applying_the_patches_again_changes_nothing(emu):
@@ -456,3 +456,27 @@ def test_a_load_balancer_created_without_a_scheme_is_internet_facing(aws, name):
 
 def test_an_internal_load_balancer_is_described_as_internal(aws, name):
     assert _load_balancer(aws, name, Scheme="internal")["Scheme"] == "internal"
+
+
+# l. ECS RunTask on Fargate with awsvpc
+
+def _fargate_task(aws, name, **container):
+    ec2, ecs = aws("ec2"), aws("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]  # DNS hostnames off, as by default
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=name, Description="tasks", VpcId=vpc)["GroupId"]
+    ecs.create_cluster(clusterName=name)
+    arn = ecs.register_task_definition(
+        family=name, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "app", "image": "x", "essential": True, **container}])["taskDefinition"]["taskDefinitionArn"]
+    return ecs.run_task(cluster=name, taskDefinition=arn, launchType="FARGATE", networkConfiguration={
+        "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}})["tasks"][0]
+
+
+def test_a_fargate_task_with_memory_only_at_task_level_runs(aws, name):
+    assert _fargate_task(aws, name)["launchType"] == "FARGATE"
+
+
+def test_a_fargate_task_gets_the_private_dns_name_of_its_address(aws, name):
+    details = {d["name"]: d["value"] for d in _fargate_task(aws, name, memory=256)["attachments"][0]["details"]}
+    assert details["privateDnsName"] == f"ip-{details['privateIPv4Address'].replace('.', '-')}.ec2.internal"

@@ -1,0 +1,102 @@
+"""`python -m release COMMAND --env ENV`: see release/__init__.py. Exit 0 done, 1 a step failed, 2 refused."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from release import flow, outputs as stack_outputs
+from release.history import History
+from release.model import BadInput, Image, ReleaseError
+from release.source import ROOT, commit_tag
+
+COMMANDS = ("push", "migrate", "deploy", "release", "rollback")
+
+
+def known_environments() -> list[str]:
+    from infra import environments
+
+    return list(environments.ENVIRONMENTS)
+
+
+def _client_factory(endpoint: str | None, region: str | None):
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    return lambda service: session.client(service, endpoint_url=endpoint)
+
+
+def _is_loopback(url: str | None) -> bool:
+    return bool(url) and urllib.parse.urlparse(url).hostname in ("127.0.0.1", "localhost")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m release", description="Push, migrate, deploy, verify, roll back.")
+    p.add_argument("command", choices=COMMANDS)
+    p.add_argument("--env", required=True, help="the environment (a key of ENVIRONMENTS in infra/environments.py)")
+    p.add_argument("--outputs", type=Path, help="the stack's outputs as JSON (`terraform output -json`); "
+                   "default: ask Terraform in cdktf.out/stacks/ENV")
+    p.add_argument("--allow-dirty", action="store_true", help="push from a tree with uncommitted changes (dev only)")
+    p.add_argument("--tag", help="deploy: an image tag pushed earlier (default: the last one pushed)")
+    p.add_argument("--registry", help="push to this host:port instead of ECR (the local registry, with the emulator)")
+    p.add_argument("--history", type=Path, default=ROOT / ".release", help="where pushes and deploys are recorded")
+    p.add_argument("--poll", type=float, default=flow.Timing.poll, help="seconds between status checks")
+    return p
+
+
+def run(args: argparse.Namespace, target_factory=None) -> None:
+    environments = known_environments()
+    if args.env not in environments:
+        raise BadInput(f"unknown environment {args.env!r}: use one of {', '.join(environments)} "
+                       "(infra/environments.py)")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+    if _is_loopback(endpoint) and args.command in ("push", "release") and not args.registry:
+        raise BadInput("AWS_ENDPOINT_URL is a local emulator, which serves no registry: pass --registry "
+                       "127.0.0.1:PORT (the local registry, `python -m runner.registry start`)")
+    needed = stack_outputs.NEEDED_BY[args.command]
+    outs = (stack_outputs.from_file(args.outputs, needed) if args.outputs
+            else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed))
+    history = History(args.history, args.env)
+    if target_factory is None:
+        from release.aws import AwsTarget, buildah_pusher
+
+        target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, None),
+                           pusher=buildah_pusher(registry_tls=not args.registry), registry=args.registry)
+    else:
+        target = target_factory(args.env, outs)
+    timing = flow.Timing(poll=args.poll)
+
+    image: Image | None = None
+    if args.command in ("push", "release"):
+        tag = commit_tag(ROOT, allow_dirty=args.allow_dirty)
+        image = target.push(tag)
+        history.record_pushed(image)
+        flow.say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate --env {args.env}")
+    elif args.command in ("migrate", "deploy"):
+        image = history.last_pushed() if not args.tag else history.pushed(args.tag)
+    if args.command in ("migrate", "release"):
+        flow.migrate(target, image, timing)
+    if args.command in ("deploy", "release"):
+        flow.deploy(target, image, history, timing)
+    if args.command == "rollback":
+        flow.rollback(target, history, timing)
+
+
+def main(argv: list[str] | None = None, target_factory=None) -> int:
+    args = parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        run(args, target_factory)
+    except ReleaseError as error:
+        state = "something was changed" if error.changed else "nothing was changed"
+        print(f"error: {args.command} {args.env}: {error}\n({state})", file=sys.stderr, flush=True)
+        return error.exit_code
+    flow.say(f"==> {args.command} {args.env}: done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""The AWS target: ECR for the image, ECS for the migration task and the service, CloudWatch Logs for its log.
+
+Tested against the local emulator (moto, emulator/); the same calls go to AWS when no endpoint is set.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+from botocore.exceptions import ClientError
+
+from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
+from release.outputs import StackOutputs
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATION_COMMAND = ["migrate"]  # app/__main__.py's subcommand; also the task definition's own command
+# The fields of DescribeTaskDefinition that RegisterTaskDefinition takes back.
+REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+                "placementConstraints", "requiresCompatibilities", "cpu", "memory", "runtimePlatform",
+                "ephemeralStorage", "pidMode", "ipcMode", "proxyConfiguration")
+STOPPED_TASKS_SHOWN = 5
+
+
+class Pusher(Protocol):
+    def __call__(self, tag: str, destination: str, auth: dict) -> str:
+        """Build the image and push it to `destination` (host/repository:tag) with the registry
+        credentials `auth` ({"auths": {host: {"auth": base64 user:password}}}); return its digest."""
+
+
+class Applier(Protocol):
+    def __call__(self, environment: str, image: Image) -> None:
+        """Apply the environment's stack with the service on `image` (raise ReleaseError on failure)."""
+
+
+def buildah_pusher(registry_tls: bool = True) -> Pusher:
+    """runner.image's builder, then `buildah push` with an auth file (never credentials on a command line)."""
+
+    def push(tag: str, destination: str, auth: dict) -> str:
+        from runner import image as builder
+
+        settings = builder.ImageSettings()
+        built = builder.build(settings)
+        with tempfile.TemporaryDirectory(prefix="release-push-") as folder:
+            authfile, digestfile = Path(folder) / "auth.json", Path(folder) / "digest"
+            authfile.touch(mode=0o600)
+            authfile.write_text(json.dumps(auth))
+            with builder.step(f"pushing {built.name} to {destination}"):
+                builder.Buildah(settings)("push", f"--tls-verify={'true' if registry_tls else 'false'}",
+                                          "--authfile", str(authfile), "--digestfile", str(digestfile),
+                                          built.name, f"docker://{destination}", what=f"buildah push to {destination}")
+            return digestfile.read_text().strip()
+
+    return push
+
+
+def cdktf_applier(root: Path = ROOT) -> Applier:
+    """`npx cdktf deploy ENV --auto-approve` with IMAGE_TAG set to the image's digest (main.py reads it)."""
+
+    def apply(environment: str, image: Image) -> None:
+        env = os.environ | {"IMAGE_TAG": image.digest, "ENVIRONMENTS": environment, "CHECKPOINT_DISABLE": "1"}
+        argv = ["npx", "cdktf", "deploy", environment, "--auto-approve"]
+        print(f"==> {' '.join(argv)} (IMAGE_TAG={image.digest})", file=sys.stderr, flush=True)
+        if subprocess.run(argv, cwd=root, env=env).returncode != 0:
+            raise ReleaseError(f"`{' '.join(argv)}` failed (its output is above); the migration already ran. "
+                               "Fix the cause and run `python -m release deploy --env "
+                               f"{environment}` to deploy the same image again", changed=True)
+
+    return apply
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+@dataclass
+class AwsTarget:
+    environment: str
+    outputs: StackOutputs
+    client: Callable[[str], object]
+    """boto3 client factory: client("ecs"), client("ecr"), client("logs")."""
+    pusher: Pusher = field(default_factory=buildah_pusher)
+    applier: Applier = field(default_factory=cdktf_applier)
+    registry: str | None = None
+    """host:port to push to instead of ECR's proxy endpoint: the local registry when ECS and ECR are the
+    emulator's (moto serves no registry). None on AWS."""
+    _logs: dict[str, dict] = field(default_factory=dict)
+
+    # -- the image ----------------------------------------------------------------------------------
+    def tag_exists(self, tag: str) -> bool:
+        try:
+            self.client("ecr").describe_images(repositoryName=self.outputs.repository_name, imageIds=[{"imageTag": tag}])
+        except ClientError as error:
+            if _code(error) == "ImageNotFoundException":
+                return False
+            if _code(error) == "RepositoryNotFoundException":
+                raise BadInput(f"the repository {self.outputs.repository_name} does not exist: deploy the "
+                               f"{self.environment} stack first (`npx cdktf deploy {self.environment}`)") from None
+            raise
+        return True
+
+    def check_tag_free(self, tag: str) -> None:
+        if self.tag_exists(tag):
+            raise BadInput(f"the tag {tag} is already in {self.outputs.repository_name} (tags are immutable): that "
+                           f"commit was pushed already; deploy it with `python -m release deploy --env "
+                           f"{self.environment} --tag {tag}`, or commit a change to release a new image")
+
+    def push(self, tag: str) -> Image:
+        self.check_tag_free(tag)
+        data = self.client("ecr").get_authorization_token()["authorizationData"][0]
+        host = self.registry or urllib.parse.urlparse(data["proxyEndpoint"]).netloc
+        # The token is base64("AWS:<password>"), valid 12 hours: exactly what a registry auth file holds.
+        auth = {"auths": {host: {"auth": data["authorizationToken"]}}}
+        user = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[0]
+        print(f"==> authenticated to {host} as {user} (ECR token until {data.get('expiresAt')})",
+              file=sys.stderr, flush=True)
+        digest = self.pusher(tag, f"{host}/{self.outputs.repository_name}:{tag}", auth)
+        return Image(repository_url=self.outputs.repository_url, tag=tag, digest=digest)
+
+    # -- the migration ------------------------------------------------------------------------------
+    def start_migration(self, image: Image) -> str:
+        ecs = self.client("ecs")
+        current = ecs.describe_task_definition(taskDefinition=self.outputs.migration_task_definition)["taskDefinition"]
+        containers = [dict(c, image=image.pinned) for c in current["containerDefinitions"]]
+        # A revision of the migration family on the new image: the service must not see the new image
+        # before its migration has succeeded, so Terraform's apply comes after.
+        fields = {k: current[k] for k in REGISTERABLE if k in current} | {"containerDefinitions": containers}
+        revision = ecs.register_task_definition(**fields)["taskDefinition"]
+        essential = next(c for c in containers if c.get("essential", True))
+        started = ecs.run_task(
+            cluster=self.outputs.cluster, taskDefinition=revision["taskDefinitionArn"], count=1,
+            launchType="FARGATE", startedBy=f"release-{image.tag}"[:36],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": list(self.outputs.subnets),
+                                                          "securityGroups": [self.outputs.security_group],
+                                                          "assignPublicIp": "DISABLED"}},
+            overrides={"containerOverrides": [{"name": essential["name"], "command": MIGRATION_COMMAND}]})
+        if started.get("failures") or not started.get("tasks"):
+            ecs.deregister_task_definition(taskDefinition=revision["taskDefinitionArn"])
+            raise ReleaseError(f"ECS did not start the migration task: {started.get('failures')}; the service was "
+                               "not changed. Check the cluster's capacity and the subnets, then run "
+                               f"`python -m release migrate --env {self.environment}` again")
+        task = started["tasks"][0]
+        task_id = task["taskArn"].rsplit("/", 1)[-1]
+        options = (essential.get("logConfiguration") or {}).get("options", {})
+        self._logs[task_id] = {"arn": task["taskArn"], "revision": revision["taskDefinitionArn"],
+                               "container": essential["name"], "group": options.get("awslogs-group"),
+                               "stream": f"{options.get('awslogs-stream-prefix')}/{essential['name']}/{task_id}",
+                               "token": None}
+        return task_id
+
+    def migration_outcome(self, task_id: str) -> TaskOutcome | None:
+        run = self._logs[task_id]
+        ecs = self.client("ecs")
+        task = ecs.describe_tasks(cluster=self.outputs.cluster, tasks=[run["arn"]])["tasks"][0]
+        if task.get("lastStatus") != "STOPPED":
+            return None
+        ecs.deregister_task_definition(taskDefinition=run["revision"])  # one-off: Terraform owns the family
+        return _outcome(task, run["container"])
+
+    def migration_logs(self, task_id: str) -> Iterable[str]:
+        run = self._logs[task_id]
+        if not run["group"]:
+            return []
+        logs, lines = self.client("logs"), []
+        while True:
+            args = {"logGroupName": run["group"], "logStreamName": run["stream"], "startFromHead": True}
+            if run["token"]:
+                args["nextToken"] = run["token"]
+            try:
+                page = logs.get_log_events(**args)
+            except ClientError as error:
+                if _code(error) == "ResourceNotFoundException":  # the task has not written yet
+                    return lines
+                raise
+            lines += [event["message"] for event in page["events"]]
+            if page.get("nextForwardToken") in (None, run["token"]):
+                return lines
+            run["token"] = page["nextForwardToken"]
+
+    # -- the service --------------------------------------------------------------------------------
+    def _service(self) -> dict:
+        found = self.client("ecs").describe_services(cluster=self.outputs.cluster, services=[self.outputs.service])
+        if not found["services"]:
+            raise ReleaseError(f"the service {self.outputs.service} is not in cluster {self.outputs.cluster}: "
+                               f"deploy the {self.environment} stack first", changed=False)
+        return found["services"][0]
+
+    def apply(self, image: Image) -> str:
+        self.applier(self.environment, image)
+        arn = self._service()["taskDefinition"]
+        definition = self.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        images = {c["image"] for c in definition["containerDefinitions"]}
+        if image.pinned not in images:
+            raise ReleaseError(f"the apply finished but the service's task definition {arn} runs {sorted(images)}, "
+                               f"not {image.pinned}: was IMAGE_TAG read? (python main.py prints the synthesized "
+                               "stacks; check service.image_tag)", changed=True)
+        return arn
+
+    def service_status(self) -> ServiceStatus:
+        service = self._service()
+        deployments = tuple(Deployment(
+            status=d.get("status", ""), task_definition=d.get("taskDefinition", ""),
+            rollout_state=d.get("rolloutState", ""), rollout_reason=d.get("rolloutStateReason", ""),
+            desired=d.get("desiredCount", 0), running=d.get("runningCount", 0), failed_tasks=d.get("failedTasks", 0))
+            for d in service.get("deployments", []))
+        ecs = self.client("ecs")
+        arns = ecs.list_tasks(cluster=self.outputs.cluster, serviceName=self.outputs.service,
+                              desiredStatus="STOPPED")["taskArns"][:STOPPED_TASKS_SHOWN]
+        stopped = ecs.describe_tasks(cluster=self.outputs.cluster, tasks=arns)["tasks"] if arns else []
+        return ServiceStatus(deployments=deployments, stopped_tasks=tuple(_outcome(t, None) for t in stopped))
+
+
+def _outcome(task: dict, container_name: str | None) -> TaskOutcome:
+    containers = task.get("containers", [])
+    container = next((c for c in containers if container_name in (None, c.get("name"))), {})
+    return TaskOutcome(task_id=task["taskArn"].rsplit("/", 1)[-1], exit_code=container.get("exitCode"),
+                       stopped_reason=task.get("stoppedReason", ""), container_reason=container.get("reason", ""))

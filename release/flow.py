@@ -1,0 +1,143 @@
+"""The release logic every target shares: the migration gate, the honest rollout check, the rollback.
+
+No step here knows whether it drives AWS or the local runner: each asks the `Target`.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from release.history import History
+from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
+from release.target import Target
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long to wait and how often to ask; the defaults suit AWS (a Fargate task starts in ~1 min)."""
+
+    migration_timeout: float = 1800.0
+    """Seconds to wait for the migration task to stop."""
+    rollout_timeout: float = 1800.0
+    """Seconds to wait for the service to be steady on the new task definition (the circuit breaker
+    usually decides within 10-30 minutes)."""
+    poll: float = 10.0
+    """Seconds between two questions to the target."""
+
+
+def _wait(check: Callable[[], object], timeout: float, poll: float, sleep=time.sleep,
+          clock=time.monotonic, on_tick: Callable[[float], None] | None = None):
+    """check() until it returns something other than None, or `timeout` seconds pass (then None)."""
+    started = clock()
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        elapsed = clock() - started
+        if elapsed > timeout:
+            return None
+        if on_tick:
+            on_tick(elapsed)
+        sleep(poll)
+
+
+def migrate(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> TaskOutcome:
+    """Run the migration once on `image`, print its log as it comes, and raise unless it exited 0."""
+    task_id = target.start_migration(image)
+    say(f"==> migration task {task_id} started on {image.pinned}; waiting for it to stop")
+
+    def stopped() -> TaskOutcome | None:
+        for line in target.migration_logs(task_id):
+            say(f"    | {line}")
+        return target.migration_outcome(task_id)
+
+    outcome = _wait(stopped, timing.migration_timeout, timing.poll, sleep=sleep)
+    for line in target.migration_logs(task_id):  # what was written between the last read and the stop
+        say(f"    | {line}")
+    if outcome is None:
+        raise ReleaseError(
+            f"the migration task {task_id} did not stop within {timing.migration_timeout:.0f} s; the service "
+            "was not changed. Look at the task in the ECS console (or `aws ecs describe-tasks`), stop it, "
+            "and run `python -m release migrate` again", changed=False)
+    if outcome.failure:
+        raise ReleaseError(
+            f"the migration failed: {outcome.failure} (task {task_id}). The service was not changed and still "
+            "runs the previous image. Fix the migration (its log is above), push a new commit and release again",
+            changed=False)
+    say(f"==> migration task {task_id} exited 0")
+    return outcome
+
+
+def rollout_verdict(status: ServiceStatus, expected: str) -> str | None:
+    """None while the rollout to `expected` goes on; "" once steady on it; otherwise why it failed."""
+    primary = [d for d in status.deployments if d.status == "PRIMARY"]
+    failed = [d for d in status.deployments if d.task_definition == expected and d.rollout_state == "FAILED"]
+    if not primary:
+        return "the service has no PRIMARY deployment (was it deleted?)"
+    why = (failed[0].rollout_reason if failed else "") or "no reason given"
+    if primary[0].task_definition != expected:
+        # The circuit breaker's rollback: a new PRIMARY deployment on the previous task definition.
+        return f"the deployment of {expected} failed and ECS rolled the service back to {primary[0].task_definition}: {why}"
+    if failed:
+        return f"the deployment of {expected} failed: {why}"
+    if primary[0].rollout_state == "COMPLETED" and len(status.deployments) == 1 \
+            and primary[0].running == primary[0].desired:
+        return ""
+    return None
+
+
+def _stopped_reasons(status: ServiceStatus) -> str:
+    if not status.stopped_tasks:
+        return "no stopped tasks were found"
+    return "; ".join(f"task {t.task_id}: {t.stopped_reason or 'no reason'}"
+                     + (f" ({t.container_reason})" if t.container_reason else "")
+                     + (f", exit code {t.exit_code}" if t.exit_code is not None else "")
+                     for t in status.stopped_tasks)
+
+
+def deploy(target: Target, image: Image, history: History, timing: Timing = Timing(), sleep=time.sleep) -> str:
+    """Point the service at `image`, wait until it is steady on the new task definition, record it."""
+    say(f"==> deploying {image.pinned} to {target.environment}")
+    expected = target.apply(image)
+    say(f"==> waiting for the service to be steady on {expected}")
+    last: list[ServiceStatus] = []
+
+    def verdict() -> str | None:
+        last[:] = [target.service_status()]
+        return rollout_verdict(last[0], expected)
+
+    result = _wait(verdict, timing.rollout_timeout, timing.poll, sleep=sleep,
+                   on_tick=lambda s: say(f"    ... {s:.0f} s, not steady yet"))
+    if result is None:
+        raise ReleaseError(
+            f"the service did not reach a steady state on {expected} within {timing.rollout_timeout:.0f} s. "
+            f"Stopped tasks: {_stopped_reasons(last[0]) if last else 'unknown'}. Look at the service's events; "
+            f"to go back, run `python -m release rollback --env {target.environment}`", changed=True)
+    if result:
+        raise ReleaseError(
+            f"{result}. Stopped tasks: {_stopped_reasons(last[0])}. The release FAILED even though the "
+            "configuration was applied: fix the cause, then release again or run "
+            f"`python -m release rollback --env {target.environment}` to make the configuration match", changed=True)
+    history.record_deployed(image)
+    say(f"==> {target.environment} is steady on {image.pinned}")
+    return expected
+
+
+def release(target: Target, image: Image, history: History, timing: Timing = Timing(), sleep=time.sleep) -> None:
+    """The gate: migrate first; the service is touched only when the migration exited 0."""
+    migrate(target, image, timing, sleep=sleep)
+    deploy(target, image, history, timing, sleep=sleep)
+
+
+def rollback(target: Target, history: History, timing: Timing = Timing(), sleep=time.sleep) -> Image:
+    """Redeploy the image released before the current one (no migration: schemas only move forward)."""
+    previous = history.previous()
+    say(f"==> rolling {target.environment} back to {previous.pinned} (tag {previous.tag})")
+    deploy(target, previous, history, timing, sleep=sleep)
+    return previous

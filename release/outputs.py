@@ -1,0 +1,73 @@
+"""The stack's outputs the release needs, from `terraform output -json` in the stack's folder or a file."""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.model import BadInput
+
+ROOT = Path(__file__).resolve().parents[1]
+# infra/stacks.py declares these outputs on every AppStack.
+NEEDED = ("cluster_name", "service_name", "migration_task_definition_arn", "task_subnet_ids",
+          "task_security_group_id", "ecr_repository_url")
+
+
+# What each command reads: a first push needs only the repository (applied alone, before the rest).
+NEEDED_BY = {"push": ("ecr_repository_url",),
+             "migrate": ("cluster_name", "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id"),
+             "deploy": ("cluster_name", "service_name"), "rollback": ("cluster_name", "service_name"),
+             "release": NEEDED}
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    cluster: str = ""
+    service: str = ""
+    migration_task_definition: str = ""
+    subnets: tuple[str, ...] = ()
+    security_group: str = ""
+    repository_url: str = ""
+
+    @property
+    def repository_name(self) -> str:
+        """The repository's name: what follows the registry host in its URL."""
+        return self.repository_url.split("/", 1)[1]
+
+
+def parse(raw: dict, where: str, needed: tuple[str, ...] = NEEDED) -> StackOutputs:
+    """From `terraform output -json` ({name: {"value": v}}) or a flat {name: value} file; BadInput naming
+    each of `needed` that is missing."""
+    values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in raw.items()}
+    missing = [name for name in needed if not values.get(name)]
+    if missing:
+        raise BadInput(f"the stack outputs in {where} lack {', '.join(missing)}: deploy the environment's stack "
+                       "first (`npx cdktf deploy ENV`), from a commit whose infra/stacks.py declares them")
+    subnets = tuple(s for s in str(values.get("task_subnet_ids") or "").split(",") if s)
+    return StackOutputs(cluster=values.get("cluster_name", ""), service=values.get("service_name", ""),
+                        migration_task_definition=values.get("migration_task_definition_arn", ""), subnets=subnets,
+                        security_group=values.get("task_security_group_id", ""),
+                        repository_url=values.get("ecr_repository_url", ""))
+
+
+def from_file(path: Path, needed: tuple[str, ...] = NEEDED) -> StackOutputs:
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"no outputs file at {path}: write it with `terraform output -json > {path}` in the "
+                       "stack's folder, or leave --outputs out to ask Terraform")
+    return parse(json.loads(path.read_text()), str(path), needed)
+
+
+def from_terraform(stack_dir: Path, needed: tuple[str, ...] = NEEDED, terraform: str = "terraform",
+                   env: dict[str, str] | None = None) -> StackOutputs:
+    stack_dir = Path(stack_dir)
+    if not stack_dir.is_dir():
+        raise BadInput(f"no synthesized stack at {stack_dir}: run `make synth` (or `python main.py`), then "
+                       "`terraform init` there, or pass --outputs FILE")
+    result = subprocess.run([terraform, "output", "-json", "-no-color"], cwd=stack_dir, capture_output=True,
+                            text=True, env=env, timeout=300)
+    if result.returncode != 0:
+        raise BadInput(f"`terraform output -json` in {stack_dir} failed (exit {result.returncode}): "
+                       f"{chr(10).join(result.stderr.strip().splitlines()[-12:])}\nrun `terraform init` there, or pass --outputs FILE")
+    return parse(json.loads(result.stdout or "{}"), f"`terraform output` of {stack_dir}", needed)

@@ -1,0 +1,32 @@
+"""The one interface the release logic drives; an implementation per place the app runs.
+
+release/aws.py: ECS and ECR through boto3 (tested against the emulator). The local runner (runner/) is
+the second target to come: it runs the same gate, verification and rollback from release/flow.py.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from release.model import Image, ServiceStatus, TaskOutcome
+
+
+class Target(Protocol):
+    environment: str
+
+    def push(self, tag: str) -> Image:
+        """Push the built image under `tag` (refusing a tag the repository already has); return it with its digest."""
+
+    def start_migration(self, image: Image) -> str:
+        """Start the migration task once on `image`; return the task's id."""
+
+    def migration_outcome(self, task_id: str) -> TaskOutcome | None:
+        """The stopped task's outcome, or None while it runs."""
+
+    def migration_logs(self, task_id: str) -> Iterable[str]:
+        """Log lines written since the last call (the caller prints them as they come)."""
+
+    def apply(self, image: Image) -> str:
+        """Change the service's configuration to `image`; return the task definition it now rolls towards."""
+
+    def service_status(self) -> ServiceStatus:
+        """The service's deployments and its recently stopped tasks."""

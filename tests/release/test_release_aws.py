@@ -1,0 +1,227 @@
+"""The release logic on the AWS target, against the emulator: the migration gate, the honest rollout check,
+the push's authentication, and the refusals that change nothing."""
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from release import flow
+from release.history import History
+from release.model import BadInput, ReleaseError
+from tests.release.conftest import LOG_PREFIX, an_image, ecs_model, finish_task, manifest, set_deployments
+
+FAST = flow.Timing(migration_timeout=60, rollout_timeout=60, poll=0)
+
+
+def _task_ids(stack):
+    return [arn.rsplit("/", 1)[-1] for arn in ecs_model().tasks.get(stack.outputs.cluster, {})]
+
+
+def _service_task_definition(client, stack):
+    return client("ecs").describe_services(cluster=stack.outputs.cluster,
+                                           services=[stack.outputs.service])["services"][0]["taskDefinition"]
+
+
+def _ends_with(stack, exit_code, reason="Essential container in task exited", **extra):
+    """A `sleep` for the gate's wait loop: the running migration task stops as given (ECS's part)."""
+    def sleep(_seconds):
+        for task_id in _task_ids(stack):
+            finish_task(stack.outputs.cluster, task_id, exit_code, reason, **extra)
+    return sleep
+
+
+# -- the RunTask call ---------------------------------------------------------------------------------
+
+def test_the_migration_runs_once_on_the_cluster_in_the_private_subnets_with_the_tasks_group(client, stack, target):
+    task_id = target.start_migration(an_image(stack))
+    task = client("ecs").describe_tasks(cluster=stack.outputs.cluster, tasks=[task_id])["tasks"][0]
+    eni = next(d["value"] for d in task["attachments"][0]["details"] if d["name"] == "networkInterfaceId")
+    interface = client("ec2").describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
+    assert (task["clusterArn"].endswith(f"/{stack.outputs.cluster}"), task["launchType"], interface["SubnetId"],
+            [g["GroupId"] for g in interface["Groups"]], _task_ids(stack)) == (
+        True, "FARGATE", stack.outputs.subnets[0], [stack.outputs.security_group], [task_id])
+
+
+def test_the_migration_task_definition_is_the_migration_family_on_the_new_image_by_digest(client, stack, target):
+    image = an_image(stack)
+    task_id = target.start_migration(image)
+    ecs = client("ecs")
+    arn = ecs.describe_tasks(cluster=stack.outputs.cluster, tasks=[task_id])["tasks"][0]["taskDefinitionArn"]
+    definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    assert (definition["family"], [c["image"] for c in definition["containerDefinitions"]]) == (
+        stack.outputs.migration_task_definition.rsplit("/", 1)[1].split(":")[0], [image.pinned])
+
+
+def test_the_migration_task_is_told_to_run_the_migrate_command(client, stack, target):
+    task_id = target.start_migration(an_image(stack))
+    task = client("ecs").describe_tasks(cluster=stack.outputs.cluster, tasks=[task_id])["tasks"][0]
+    assert task["overrides"]["containerOverrides"] == [{"name": "app", "command": ["migrate"]}]
+
+
+# -- waiting on and failing for exit codes and stop reasons -----------------------------------------------
+
+def test_a_migration_that_exits_0_passes_the_gate(stack, target):
+    outcome = flow.migrate(target, an_image(stack), FAST, sleep=_ends_with(stack, 0))
+    assert (outcome.exit_code, outcome.failure) == (0, None)
+
+
+def test_a_migration_that_exits_non_zero_fails_with_its_exit_code(stack, target):
+    with pytest.raises(ReleaseError, match=r"the migration failed: it exited with code 3 .*service was not changed"):
+        flow.migrate(target, an_image(stack), FAST, sleep=_ends_with(stack, 3))
+
+
+def test_a_migration_stopped_by_ecs_fails_even_with_exit_code_0(stack, target):
+    with pytest.raises(ReleaseError, match="it was stopped: Task stopped by user"):
+        flow.migrate(target, an_image(stack), FAST, sleep=_ends_with(stack, 0, reason="Task stopped by user"))
+
+
+def test_a_migration_whose_container_never_ran_fails_with_the_reason(stack, target):
+    with pytest.raises(ReleaseError, match="never exited normally: Task failed to start .CannotPullContainerError"):
+        flow.migrate(target, an_image(stack), FAST, sleep=_ends_with(
+            stack, None, reason="Task failed to start", container_reason="CannotPullContainerError: not found"))
+
+
+def test_a_migration_that_never_stops_fails_after_the_timeout(stack, target):
+    with pytest.raises(ReleaseError, match="did not stop within 0 s"):
+        flow.migrate(target, an_image(stack), flow.Timing(migration_timeout=0, poll=0), sleep=lambda _: None)
+
+
+def test_the_migration_log_is_streamed_into_the_output(client, stack, target, capsys):
+    logs = client("logs")
+
+    def sleep(_seconds):
+        task_id = _task_ids(stack)[0]
+        stream = f"{LOG_PREFIX}/app/{task_id}"
+        now = int(time.time() * 1000)  # CloudWatch Logs drops events older than 14 days
+        logs.create_log_stream(logGroupName=stack.log_group, logStreamName=stream)
+        logs.put_log_events(logGroupName=stack.log_group, logStreamName=stream, logEvents=[
+            {"timestamp": now, "message": "applying 0002_add_column"},
+            {"timestamp": now + 1, "message": "ERROR: column already exists"}])
+        finish_task(stack.outputs.cluster, task_id, 1)
+
+    with pytest.raises(ReleaseError):
+        flow.migrate(target, an_image(stack), FAST, sleep=sleep)
+    assert "| applying 0002_add_column\n" in capsys.readouterr().err
+
+
+# -- the gate -----------------------------------------------------------------------------------------------
+
+def test_a_failed_migration_leaves_the_service_untouched(client, stack, target, tmp_path):
+    with pytest.raises(ReleaseError, match="exited with code 1"):
+        flow.release(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_ends_with(stack, 1))
+    assert (stack.applied, _service_task_definition(client, stack)) == ([], stack.old_task_definition)
+
+
+def test_a_migration_that_exits_0_lets_the_release_deploy_the_image(client, stack, target, tmp_path):
+    image = an_image(stack)
+
+    def sleep(_seconds):
+        for task_id in _task_ids(stack):
+            finish_task(stack.outputs.cluster, task_id, 0)
+        if stack.applied:  # ECS finishing the rollout
+            set_deployments(stack.outputs.cluster, stack.outputs.service, {
+                "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack),
+                "rolloutState": "COMPLETED"})
+
+    flow.release(target, image, History(tmp_path, "dev"), FAST, sleep=sleep)
+    assert stack.applied == [image]
+
+
+# -- the rollout -------------------------------------------------------------------------------------------
+
+def _rolled_back(client, stack):
+    """A `sleep` playing the circuit breaker: the new deployment FAILED, the old one is PRIMARY again."""
+    def sleep(_seconds):
+        new = _service_task_definition(client, stack)
+        set_deployments(stack.outputs.cluster, stack.outputs.service,
+                        {"status": "PRIMARY", "taskDefinition": stack.old_task_definition, "rolloutState": "COMPLETED"},
+                        {"status": "ACTIVE", "taskDefinition": new, "rolloutState": "FAILED",
+                         "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start."})
+        task = client("ecs").run_task(cluster=stack.outputs.cluster, taskDefinition=new, launchType="FARGATE",
+                                      networkConfiguration={"awsvpcConfiguration": {
+                                          "subnets": list(stack.outputs.subnets), "securityGroups": [stack.outputs.security_group]}})["tasks"][0]
+        model = ecs_model().tasks[stack.outputs.cluster][task["taskArn"]]
+        model.group = f"service:{stack.outputs.service}"
+        model.started_by = f"ecs-svc/{stack.outputs.service}"
+        finish_task(stack.outputs.cluster, task["taskArn"].rsplit("/", 1)[1], 1,
+                    reason="Task failed container health checks")
+    return sleep
+
+
+def test_a_deployment_the_circuit_breaker_rolled_back_fails_loudly(client, stack, target, tmp_path):
+    with pytest.raises(ReleaseError, match="ECS rolled the service back to .*circuit breaker: tasks failed to start"):
+        flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_rolled_back(client, stack))
+
+
+def test_a_rolled_back_deployment_is_not_recorded_as_deployed(client, stack, target, tmp_path):
+    history = History(tmp_path, "dev")
+    with pytest.raises(ReleaseError):
+        flow.deploy(target, an_image(stack), history, FAST, sleep=_rolled_back(client, stack))
+    assert not history.path.exists()
+
+
+def test_a_deployment_steady_on_the_new_task_definition_is_recorded(client, stack, target, tmp_path):
+    history = History(tmp_path, "dev")
+    image = an_image(stack)
+
+    def sleep(_seconds):
+        set_deployments(stack.outputs.cluster, stack.outputs.service, {
+            "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
+
+    flow.deploy(target, image, history, FAST, sleep=sleep)
+    history.record_deployed(an_image(stack, tag="next", digest="sha256:" + "99" * 32))
+    assert history.previous() == image
+
+
+def test_a_rollout_still_in_progress_at_the_timeout_fails_and_says_how_to_roll_back(stack, target, tmp_path):
+    with pytest.raises(ReleaseError, match="did not reach a steady state .*python -m release rollback --env dev"):
+        flow.deploy(target, an_image(stack), History(tmp_path, "dev"), flow.Timing(rollout_timeout=0, poll=0),
+                    sleep=lambda _: None)
+
+
+def test_a_rollback_redeploys_the_image_released_before(client, stack, target, tmp_path):
+    history = History(tmp_path, "dev")
+    first, second = an_image(stack, "aaaaaaaaaaaa", "sha256:" + "11" * 32), an_image(stack, "bbbbbbbbbbbb", "sha256:" + "22" * 32)
+    history.record_deployed(first)
+    history.record_deployed(second)
+
+    def sleep(_seconds):
+        set_deployments(stack.outputs.cluster, stack.outputs.service, {
+            "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
+
+    assert (flow.rollback(target, history, FAST, sleep=sleep), stack.applied) == (first, [first])
+
+
+def test_a_rollback_with_no_earlier_release_is_refused(stack, target, tmp_path):
+    history = History(tmp_path, "dev")
+    history.record_deployed(an_image(stack))
+    with pytest.raises(BadInput, match="nothing to roll back to"):
+        flow.rollback(target, history, FAST)
+    assert stack.applied == []
+
+
+# -- the push ----------------------------------------------------------------------------------------------
+
+def test_the_push_authenticates_with_the_ecr_token_for_the_proxy_endpoint(client, stack, target):
+    token = client("ecr").get_authorization_token()["authorizationData"][0]
+    image = target.push("0123456789ab")
+    host = token["proxyEndpoint"].removeprefix("https://")
+    assert stack.pushed == [("0123456789ab", f"{host}/{stack.outputs.repository_name}:0123456789ab",
+                             {"auths": {host: {"auth": token["authorizationToken"]}}})]
+    assert base64.b64decode(token["authorizationToken"]).startswith(b"AWS:") and image.digest == "sha256:" + "ab" * 32
+
+
+def test_the_push_goes_to_the_given_registry_with_the_same_token(client, stack, target):
+    target.registry = "127.0.0.1:5999"
+    target.push("0123456789ab")
+    assert list(stack.pushed[0][2]["auths"]) == ["127.0.0.1:5999"]
+
+
+def test_a_tag_already_in_the_repository_is_refused_before_anything_is_pushed(client, stack, target):
+    client("ecr").put_image(repositoryName=stack.outputs.repository_name, imageManifest=manifest(),
+                            imageTag="0123456789ab")
+    with pytest.raises(BadInput, match=r"the tag 0123456789ab is already in .*\(tags are immutable\)"):
+        target.push("0123456789ab")
+    assert stack.pushed == []

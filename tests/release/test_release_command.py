@@ -1,0 +1,98 @@
+"""`python -m release`: bad input is refused with a clear message, exit 2, before anything changes."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from release.__main__ import main
+from release.model import BadInput
+from release.source import commit_tag
+
+OUTPUTS = {"cluster_name": "notes-dev", "service_name": "notes-dev-app",
+           "migration_task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/notes-dev-migrate:1",
+           "task_subnet_ids": "subnet-1,subnet-2", "task_security_group_id": "sg-1",
+           "ecr_repository_url": "123456789012.dkr.ecr.us-east-1.amazonaws.com/notes-dev/app"}
+
+
+def _never(*_):
+    raise AssertionError("no target may be made for refused input")
+
+
+def _outputs_file(tmp_path, **changes):
+    path = tmp_path / "outputs.json"
+    values = {k: v for k, v in {**OUTPUTS, **changes}.items() if v is not None}
+    path.write_text(json.dumps({k: {"value": v, "type": "string"} for k, v in values.items()}))
+    return path
+
+
+def test_an_unknown_environment_is_refused_naming_the_known_ones(tmp_path, capsys):
+    code = main(["deploy", "--env", "staging", "--history", str(tmp_path)], target_factory=_never)
+    assert (code, capsys.readouterr().err.splitlines()[0]) == (
+        2, "error: deploy staging: unknown environment 'staging': use one of dev, prod (infra/environments.py)")
+
+
+def test_a_missing_stack_output_is_refused_naming_it(tmp_path, capsys):
+    outputs = _outputs_file(tmp_path, task_security_group_id=None)
+    code = main(["migrate", "--env", "dev", "--outputs", str(outputs), "--history", str(tmp_path)], target_factory=_never)
+    assert code == 2 and "lack task_security_group_id: deploy the environment's stack first" in capsys.readouterr().err
+
+
+def test_a_missing_outputs_file_is_refused_saying_how_to_write_it(tmp_path, capsys):
+    code = main(["migrate", "--env", "dev", "--outputs", str(tmp_path / "none.json")], target_factory=_never)
+    assert code == 2 and "write it with `terraform output -json >" in capsys.readouterr().err
+
+
+def test_a_deploy_before_any_push_is_refused_and_records_nothing(tmp_path, capsys):
+    code = main(["deploy", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
+                target_factory=lambda env, outputs: object())
+    assert (code, (tmp_path / "h").exists()) == (2, False)
+    assert "run `python -m release push --env dev` first" in capsys.readouterr().err
+
+
+def test_a_push_to_the_emulator_without_a_local_registry_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path))], target_factory=_never)
+    assert code == 2 and "serves no registry: pass --registry 127.0.0.1:PORT" in capsys.readouterr().err
+
+
+@pytest.fixture
+def repo(tmp_path):
+    git = lambda *args: subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    return tmp_path
+
+
+def test_a_clean_tree_is_tagged_with_its_short_commit(repo):
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    assert commit_tag(repo) == head.stdout.strip()
+
+
+def test_a_dirty_tree_is_refused_naming_the_changed_file(repo):
+    (repo / "a.txt").write_text("two\n")
+    with pytest.raises(BadInput, match=r"1 uncommitted change\(s\) \(a.txt\).*or pass --allow-dirty"):
+        commit_tag(repo)
+
+
+def test_a_dirty_tree_with_allow_dirty_gets_a_tag_of_its_own(repo):
+    (repo / "a.txt").write_text("two\n")
+    first = commit_tag(repo, allow_dirty=True)
+    (repo / "a.txt").write_text("three\n")
+    assert "-dirty-" in first and commit_tag(repo, allow_dirty=True) != first
+
+
+def test_a_first_push_needs_only_the_repository_output(tmp_path, capsys):
+    only_repository = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
+    made = []
+
+    def factory(env, outputs):
+        made.append(outputs)
+        raise BadInput("stop here: this test pushes nothing")
+
+    main(["push", "--env", "dev", "--outputs", str(only_repository), "--history", str(tmp_path / "h")],
+         target_factory=factory)
+    assert [o.repository_url for o in made] == [OUTPUTS["ecr_repository_url"]]
