@@ -63,7 +63,11 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
     if target_factory is None:
         from release.aws import AwsTarget, buildah_pusher
 
+        stack_dir = ROOT / "cdktf.out" / "stacks" / args.env
+        reread = ((lambda: stack_outputs.from_file(args.outputs, stack_outputs.DEPLOYED)) if args.outputs
+                  else (lambda: stack_outputs.from_terraform(stack_dir, stack_outputs.DEPLOYED)))
         target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, None),
+                           reread_outputs=reread,
                            pusher=buildah_pusher(registry_tls=not args.registry), registry=args.registry)
     else:
         target = target_factory(args.env, outs)

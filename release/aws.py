@@ -91,6 +91,8 @@ class AwsTarget:
     registry: str | None = None
     """host:port to push to instead of ECR's proxy endpoint: the local registry when ECS and ECR are the
     emulator's (moto serves no registry). None on AWS."""
+    reread_outputs: Callable[[], StackOutputs] | None = None
+    """Reads the stack's outputs again after an apply (a first deploy creates the cluster and service)."""
     _logs: dict[str, dict] = field(default_factory=dict)
 
     # -- the image ----------------------------------------------------------------------------------
@@ -194,6 +196,8 @@ class AwsTarget:
 
     def apply(self, image: Image) -> str:
         self.applier(self.environment, image)
+        if self.reread_outputs is not None:
+            self.outputs = self.reread_outputs()
         arn = self._service()["taskDefinition"]
         definition = self.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
         images = {c["image"] for c in definition["containerDefinitions"]}

@@ -17,8 +17,11 @@ NEEDED = ("cluster_name", "service_name", "migration_task_definition_arn", "task
 # What each command reads: a first push needs only the repository (applied alone, before the rest).
 NEEDED_BY = {"push": ("ecr_repository_url",),
              "migrate": ("cluster_name", "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id"),
-             "deploy": ("cluster_name", "service_name"), "rollback": ("cluster_name", "service_name"),
+             # A first deploy creates the cluster and the service: deploy reads them after its apply.
+             "deploy": (), "rollback": ("cluster_name", "service_name"),
              "release": NEEDED}
+# What the deploy step reads once its apply has run.
+DEPLOYED = ("cluster_name", "service_name")
 
 
 @dataclass(frozen=True)

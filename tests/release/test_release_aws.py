@@ -225,3 +225,17 @@ def test_a_tag_already_in_the_repository_is_refused_before_anything_is_pushed(cl
     with pytest.raises(BadInput, match=r"the tag 0123456789ab is already in .*\(tags are immutable\)"):
         target.push("0123456789ab")
     assert stack.pushed == []
+
+
+def test_a_first_deploy_reads_the_cluster_and_service_the_apply_created(client, stack, target, tmp_path):
+    from release.outputs import StackOutputs
+
+    target.outputs = StackOutputs(repository_url=stack.outputs.repository_url)  # before the first apply
+    target.reread_outputs = lambda: stack.outputs
+
+    def sleep(_seconds):
+        set_deployments(stack.outputs.cluster, stack.outputs.service, {
+            "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
+
+    flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=sleep)
+    assert stack.applied == [an_image(stack)]

@@ -45,7 +45,9 @@ def test_a_missing_outputs_file_is_refused_saying_how_to_write_it(tmp_path, caps
 
 
 def test_a_deploy_before_any_push_is_refused_and_records_nothing(tmp_path, capsys):
-    code = main(["deploy", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
+    # Only the repository exists yet (a first deploy): deploy reads the rest after its apply.
+    outputs = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
+    code = main(["deploy", "--env", "dev", "--outputs", str(outputs), "--history", str(tmp_path / "h")],
                 target_factory=lambda env, outputs: object())
     assert (code, (tmp_path / "h").exists()) == (2, False)
     assert "run `python -m release push --env dev` first" in capsys.readouterr().err
