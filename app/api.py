@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DB_UNAVAILABLE = (OperationalError, PoolTimeout, DatabaseUnavailable)
 NoteId = Annotated[int, Path(ge=1, le=ID_MAX)]
+HEALTHY = b'{"status":"ok"}'
 
 # Every answer the operations can give, so that clients (and schemathesis) know them all.
 UNAVAILABLE = {503: {"model": Problem, "description": "The database cannot be used right now"}}
@@ -92,9 +93,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_exception_handler(error, database_unavailable)
 
     @app.get("/health", tags=["ops"], response_model=None, responses={200: {"model": Health}})
-    async def health() -> dict:
+    async def health() -> Response:
         """Liveness for the load balancer: never touches the database."""
-        return {"status": "ok"}
+        return Response(HEALTHY, media_type="application/json")  # the most frequent request: nothing to encode
 
     @app.get("/ready", tags=["ops"], responses={200: {"model": Ready}, 503: {"model": NotReady}})
     async def ready() -> JSONResponse:
