@@ -16,10 +16,10 @@ from release.source import ROOT, commit_tag
 COMMANDS = ("push", "migrate", "deploy", "release", "rollback")
 
 
-def known_environments() -> list[str]:
+def known_environments() -> dict:
     from infra import environments
 
-    return list(environments.ENVIRONMENTS)
+    return environments.ENVIRONMENTS
 
 
 def _client_factory(endpoint: str | None, region: str | None):
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
         stack_dir = ROOT / "cdktf.out" / "stacks" / args.env
         reread = ((lambda: stack_outputs.from_file(args.outputs, stack_outputs.DEPLOYED)) if args.outputs
                   else (lambda: stack_outputs.from_terraform(stack_dir, stack_outputs.DEPLOYED)))
-        target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, None),
+        # The environment's own region: its cluster and repository live there, whatever the shell's default.
+        region = environments[args.env].region
+        target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, region),
                            reread_outputs=reread,
                            pusher=buildah_pusher(registry_tls=not args.registry), registry=args.registry)
     else:
