@@ -47,6 +47,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _tagged(tag: str, history: History, target) -> Image:
+    """The image pushed under `tag`: from this machine's history, else from the repository itself."""
+    try:
+        return history.pushed(tag)
+    except BadInput:
+        found = target.find_image(tag)
+        if found is None:
+            raise BadInput(f"no image is tagged {tag} in {target.outputs.repository_url} (nor in {history.path}): "
+                           "give a tag that `python -m release push` pushed (a short commit)") from None
+        return found
+
+
 def run(args: argparse.Namespace, target_factory=None) -> None:
     environments = known_environments()
     if args.env not in environments:
@@ -56,7 +68,7 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
     if _is_loopback(endpoint) and args.command in ("push", "release") and not args.registry:
         raise BadInput("AWS_ENDPOINT_URL is a local emulator, which serves no registry: pass --registry "
                        "127.0.0.1:PORT (the local registry, `python -m runner.registry start`)")
-    needed = stack_outputs.NEEDED_BY[args.command]
+    needed = stack_outputs.NEEDED_BY["deploy --tag" if args.command == "deploy" and args.tag else args.command]
     outs = (stack_outputs.from_file(args.outputs, needed) if args.outputs
             else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed))
     history = History(args.history, args.env)
@@ -82,7 +94,7 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
         history.record_pushed(image)
         flow.say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate --env {args.env}")
     elif args.command in ("migrate", "deploy"):
-        image = history.last_pushed() if not args.tag else history.pushed(args.tag)
+        image = history.last_pushed() if not args.tag else _tagged(args.tag, history, target)
     if args.command in ("migrate", "release"):
         flow.migrate(target, image, timing)
     if args.command in ("deploy", "release"):

@@ -108,6 +108,17 @@ class AwsTarget:
             raise
         return True
 
+    def find_image(self, tag: str) -> Image | None:
+        """The image the repository holds under `tag` (ECR is the record that outlives any machine)."""
+        try:
+            found = self.client("ecr").describe_images(repositoryName=self.outputs.repository_name,
+                                                       imageIds=[{"imageTag": tag}])["imageDetails"]
+        except ClientError as error:
+            if _code(error) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                return None
+            raise
+        return Image(repository_url=self.outputs.repository_url, tag=tag, digest=found[0]["imageDigest"])
+
     def check_tag_free(self, tag: str) -> None:
         if self.tag_exists(tag):
             raise BadInput(f"the tag {tag} is already in {self.outputs.repository_name} (tags are immutable): that "

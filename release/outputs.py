@@ -19,6 +19,8 @@ NEEDED_BY = {"push": ("ecr_repository_url",),
              "migrate": ("cluster_name", "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id"),
              # A first deploy creates the cluster and the service: deploy reads them after its apply.
              "deploy": (), "rollback": ("cluster_name", "service_name"),
+             # deploy --tag looks the tag up in the repository when this machine did not push it.
+             "deploy --tag": ("ecr_repository_url",),
              "release": NEEDED}
 # What the deploy step reads once its apply has run.
 DEPLOYED = ("cluster_name", "service_name")

@@ -16,6 +16,9 @@ class Target(Protocol):
     def push(self, tag: str) -> Image:
         """Push the built image under `tag` (refusing a tag the repository already has); return it with its digest."""
 
+    def find_image(self, tag: str) -> Image | None:
+        """The image pushed earlier under `tag`, or None."""
+
     def start_migration(self, image: Image) -> str:
         """Start the migration task once on `image`; return the task's id."""
 

@@ -239,3 +239,9 @@ def test_a_first_deploy_reads_the_cluster_and_service_the_apply_created(client, 
 
     flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=sleep)
     assert stack.applied == [an_image(stack)]
+
+
+def test_an_image_pushed_from_another_machine_is_found_in_the_repository_by_tag(client, stack, target):
+    pushed = client("ecr").put_image(repositoryName=stack.outputs.repository_name, imageManifest=manifest(),
+                                     imageTag="aaaaaaaaaaaa")["image"]["imageId"]["imageDigest"]
+    assert (target.find_image("aaaaaaaaaaaa").digest, target.find_image("bbbbbbbbbbbb")) == (pushed, None)

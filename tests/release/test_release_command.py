@@ -98,3 +98,20 @@ def test_a_first_push_needs_only_the_repository_output(tmp_path, capsys):
     main(["push", "--env", "dev", "--outputs", str(only_repository), "--history", str(tmp_path / "h")],
          target_factory=factory)
     assert [o.repository_url for o in made] == [OUTPUTS["ecr_repository_url"]]
+
+
+def test_a_deploy_of_a_tag_neither_recorded_nor_in_the_repository_is_refused(tmp_path, capsys):
+    class NoImages:
+        outputs = None
+
+        def find_image(self, tag):
+            return None
+
+    def factory(env, outputs):
+        NoImages.outputs = outputs
+        return NoImages()
+
+    only_repository = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
+    code = main(["deploy", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(only_repository),
+                 "--history", str(tmp_path / "h")], target_factory=factory)
+    assert code == 2 and "no image is tagged aaaaaaaaaaaa in 123456789012.dkr.ecr" in capsys.readouterr().err
