@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from emulator.server import is_answering, running_endpoint, start_background, stop_background
 from tools.terraform import (
-    BOOTSTRAP, BOOTSTRAP_STATE, PROVIDER, ROOT, DeployError, LocalDeployment, MissingTool, Step, check_tools,
+    BOOTSTRAP, BOOTSTRAP_STATE, PROVIDER, ROOT, DeployError, LocalDeployment, Step, check_tools,
     loopback_endpoint, managed,
 )
 

@@ -10,7 +10,7 @@ import pytest
 
 import main
 from infra import environments
-from infra.config import BOOTSTRAP_STACK, NetworkConfig
+from infra.config import BOOTSTRAP_STACK
 from tests.infra.conftest import ROOT, run_main
 from tools.mirror import terraform_env
 

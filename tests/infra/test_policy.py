@@ -152,7 +152,7 @@ def test_a_resource_policy_that_allows_anyone_without_a_condition_is_refused(tin
 def test_a_policy_document_data_source_is_checked_too(tiny):
     doc = TerraformDataSource(tiny.stack, "doc", terraform_resource_type="aws_iam_policy_document")
     doc.add_override("statement", [{"actions": ["*"], "resources": ["arn:aws:s3:::b/*"]}])
-    tiny.add("aws_iam_policy", "from-doc", policy=f"${{data.aws_iam_policy_document.doc.json}}")
+    tiny.add("aws_iam_policy", "from-doc", policy="${data.aws_iam_policy_document.doc.json}")
     message = refused(tiny, "data.aws_iam_policy_document.doc", "wildcard action '*'")
     assert "aws_iam_policy.from-doc" not in message
 
