@@ -40,6 +40,7 @@ test: setup
 ## Deploy the dev stack onto a local AWS emulator (moto, started in the background) and print its outputs.
 ## No AWS account or credentials; the emulator keeps running until `make demo-down`.
 demo: setup
+	tools/setup.sh containers check
 	$(PYTHON) -m tools.demo up
 
 ## Destroy the demo deployment, then stop the emulator

@@ -65,6 +65,9 @@ class ImageSettings:
     """Debian packages of the stand-in base: Python 3.11, its venv module, and `python` on PATH."""
     mirror: str | None = None
     """Debian mirror for debootstrap; None: the one apt uses (/etc/apt/sources.list*)."""
+    tag: str | None = None
+    """The image's tag; None: the git commit (see image_tag). Set it to build and push under one tag even
+    if a commit lands in between."""
     storage_driver: str = field(default_factory=lambda: os.environ.get("STORAGE_DRIVER") or "overlay")
     """buildah's storage driver: overlay (fast; $STORAGE_DRIVER overrides), vfs where overlay cannot mount."""
 
@@ -344,7 +347,7 @@ def build(settings: ImageSettings = ImageSettings()) -> BuiltImage:
     with cache_lock(settings):
         base = ensure_base(settings, buildah)
         wheels = ensure_wheelhouse(settings)
-    tag = image_tag(context)
+    tag = settings.tag or image_tag(context)
     name = f"localhost/{settings.repository}:{tag}"
     with step(f"building {name} from {context}/Dockerfile"):
         buildah("bud", "--layers", "--pull=never",
@@ -395,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(RegistrySettings.workdir),
                         help="work folder of the registry and image.json (default .local-deploy)")
     parser.add_argument("--mirror", default=None, help="Debian mirror for the base (default: the one apt uses)")
+    parser.add_argument("--tag", default=None, help="the image's tag (default: the git commit, see image_tag)")
     args = parser.parse_args(argv)
-    settings = ImageSettings(context=Path(args.context), repository=args.repository, mirror=args.mirror)
+    settings = ImageSettings(context=Path(args.context), repository=args.repository, mirror=args.mirror, tag=args.tag)
     started = time.monotonic()
     try:
         if args.command == "base":

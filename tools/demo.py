@@ -5,11 +5,15 @@
     python -m tools.demo down [--stack NAME] [--workdir .local-deploy] [--endpoint URL]
 
 `up` checks the tools, starts the emulator in the background (or reuses the one it started before),
-synthesizes the bootstrap stack and the chosen stack (default: the first environment in
-infra/environments.py) pointed at the emulator, applies the bootstrap stack (the Terraform state
-bucket, local state in the work folder), then runs `terraform init` (S3 backend in that bucket, S3-native
-locking), `plan` and `apply` for the stack and prints its outputs. The emulator keeps running
-afterwards: the deployment lives only in its memory. `down` destroys the stack and stops the emulator.
+builds the app's image from app/Dockerfile and pushes it to a local registry (tagged with the git
+commit), synthesizes the bootstrap stack and the chosen stack (default: the first environment in
+infra/environments.py) with that tag, pointed at the emulator, applies the bootstrap stack (the
+Terraform state bucket, local state in the work folder), then runs `terraform init` (S3 backend in that
+bucket, S3-native locking), `plan` and `apply` for the stack, and finally runs what was deployed on this
+machine (`python -m runner up`: PostgreSQL with TLS, the tasks as containers, HAProxy as the load
+balancer) and prints the URL that answers. Run again after changing the app: a new image, a new task
+definition, a rolling deploy. `down` stops the containers, destroys the stack and stops the registry and
+the emulator.
 
 With `--endpoint` both use an emulator that is already running and never start or stop one.
 Everything written stays in the work folder (synthesized JSON, the bootstrap stack's local state, a log
@@ -22,20 +26,29 @@ configuration is invalid.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.server import is_answering, running_endpoint, start_background, stop_background
+from runner.image import image_tag
 from tools.terraform import (
     BOOTSTRAP, BOOTSTRAP_STATE, PROVIDER, ROOT, DeployError, LocalDeployment, Step, check_tools,
     loopback_endpoint, managed,
 )
 
 DEFAULT_WORKDIR = ROOT / ".local-deploy"
+
+
+def environments_config() -> dict:
+    from infra import environments
+
+    return environments.ENVIRONMENTS
 
 
 def _say(line: str) -> None:
@@ -95,7 +108,8 @@ def _fail(step: Step, what: str, advice: str) -> DeployError:
 def up(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
     stack = args.stack
-    progress = Progress(total=8)
+    progress = Progress(total=11)
+    config = environments_config()[stack]
     started = time.monotonic()
     with progress.step("checking terraform, node and the AWS provider"):
         tools = check_tools()
@@ -117,8 +131,15 @@ def up(args: argparse.Namespace) -> int:
                                  say=_say)
     applying = False
     try:
-        with progress.step(f"synthesizing the bootstrap and {stack} stacks for the emulator"):
-            step = deployment.synth(args.image_tag)
+        with progress.step("building the app image from app/Dockerfile (buildah, no Docker daemon)"):
+            tag = image_tag(ROOT / "app")  # the git commit; fixed here, so a commit landing meanwhile changes nothing
+            step = deployment.run("image-build", [sys.executable, "-m", "runner.image", "build", "--tag", tag],
+                                  cwd=ROOT, heartbeat=30)
+            if not step.ok:
+                raise _fail(step, "building the image", "Fix the error above and run again.")
+            _say(f"    tag {tag}")
+        with progress.step(f"synthesizing the bootstrap and {stack} stacks for the emulator (IMAGE_TAG={tag})"):
+            step = deployment.synth(tag)
             if not step.ok:
                 raise _fail(step, "synthesis (python main.py)", "Fix the error above and run again.")
         with progress.step("applying the bootstrap stack (the Terraform state bucket)"):
@@ -153,6 +174,27 @@ def up(args: argparse.Namespace) -> int:
             _say(f"    {applied.group(0) if applied else 'No changes.'}")
         with progress.step(f"reading the outputs of {stack}"):
             outputs = deployment.outputs(stack)
+        with progress.step("pushing the image to a local registry, as the stack's ECR repository"):
+            repository = str(outputs["ecr_repository_url"]).split("/", 1)[1]
+            step = deployment.run("image-push", [sys.executable, "-m", "runner.image", "push", "--repository",
+                                                 repository, "--tag", tag, "--workdir", str(workdir)], cwd=ROOT,
+                                  heartbeat=30)
+            if not step.ok:
+                raise _fail(step, "pushing the image", "Fix the error above and run `make demo` again.")
+            image = json.loads((workdir / "image.json").read_text())
+            _say(f"    {image['reference']} ({image['size']}), {image['digest']}")
+        with progress.step("running the deployed service here: PostgreSQL, the tasks (podman), HAProxy"):
+            argv = [sys.executable, "-m", "runner", "up", "--endpoint", endpoint, "--region", config.region,
+                    "--cluster", outputs["cluster_name"], "--service", outputs["service_name"],
+                    "--registry", image["registry"], "--workdir", str(workdir)]
+            if config.service.migrations == "task":
+                argv.append("--migrate")
+            step = deployment.run("runner-up", argv, cwd=ROOT, heartbeat=20)
+            if not step.ok:
+                raise _fail(step, "running the service (python -m runner up)",
+                            "The stack stays deployed on the emulator. Fix the error above and run `make demo` "
+                            "again, or `make demo-down` to stop everything.")
+            url = step.output.strip().splitlines()[-1]
     except BaseException:
         if started_here and not applying:
             stop_background(workdir / "emulator.pid")  # nothing was deployed: leave nothing running
@@ -169,8 +211,12 @@ def up(args: argparse.Namespace) -> int:
     _say(f"Outputs of {stack}:")
     for name, value in outputs.items():
         _say(f"  {name:<{width}} = {value}")
-    _say("These names exist only inside the emulator: no AWS account was used, no container runs, nothing\n"
-         "answers at app_url. Terraform logs: " + str(deployment.logs))
+    _say("These names exist only inside the emulator: no AWS account was used. What they describe runs\n"
+         f"here instead: {config.service.desired_count if not config.service.autoscaling else config.service.autoscaling.min_count} "
+         f"task(s) of image {image['tag']} behind HAProxy, on a PostgreSQL that requires TLS.\n"
+         f"Logs of every step: {deployment.logs}")
+    _say("")
+    _say(f"Open the app: {url}")
     _say("")
     if args.endpoint:
         _say(f"The emulator at {endpoint} was not started by this command and keeps running.")
@@ -190,7 +236,15 @@ def down(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
     stack = args.stack
     pidfile = workdir / "emulator.pid"
-    progress = Progress(total=3)
+    progress = Progress(total=4)
+    with progress.step("stopping the service's containers, HAProxy and PostgreSQL (python -m runner down)"):
+        stopped = subprocess.run([sys.executable, "-m", "runner", "down", "--workdir", str(workdir)], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=300)
+        if stopped.returncode != 0:
+            raise DeployError(f"python -m runner down failed (exit {stopped.returncode}):\n{stopped.stderr[-3000:]}\n"
+                              "Run `make demo-down` again.")
+        subprocess.run([sys.executable, "-m", "runner.registry", "stop", "--workdir", str(workdir)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
     with progress.step("checking terraform"):
         tools = check_tools(need_node=False)
     if args.endpoint:
@@ -242,7 +296,6 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--endpoint", help="use this running emulator (http://127.0.0.1:PORT); never start/stop one")
         if name == "up":
             cmd.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
-            cmd.add_argument("--image-tag", help="app image tag to deploy (as IMAGE_TAG for main.py)")
     args = parser.parse_args(argv)
     try:
         from infra import environments
