@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tools import terraform as tf
+
 pytestmark = pytest.mark.integration
 
 
@@ -43,12 +45,15 @@ def test_down_after_the_failed_apply_succeeds(failed_apply):
     assert step.ok, step.output[-4000:]
 
 
-def test_down_after_the_failed_apply_leaves_nothing_on_the_emulator_but_the_state_bucket(failed_apply):
+def test_down_after_the_failed_apply_leaves_nothing_on_the_emulator_but_the_bootstrap_stack(failed_apply):
     before, after = failed_apply.fact("baseline"), failed_apply.fact("after-down")
     left = {kind: sorted(set(after[kind]) - set(before.get(kind, []))) for kind in after}
-    state_bucket = failed_apply.deployment.stack_json()["terraform"]["backend"]["s3"]["bucket"]
-    # The bootstrap stack is never destroyed (prevent_destroy); it goes when the emulator stops.
-    assert {kind: ids for kind, ids in left.items() if ids} == {"s3:bucket": [state_bucket]}
+    # The bootstrap stack (the state bucket, the CI deploy role) is never destroyed by `down`; it goes
+    # when the emulator stops.
+    bootstrap = failed_apply.deployment.stack_json(tf.BOOTSTRAP)["resource"]
+    expected = {"s3:bucket": sorted(b["bucket"] for b in bootstrap["aws_s3_bucket"].values()),
+                "iam:role": sorted(r["name"] for r in bootstrap.get("aws_iam_role", {}).values())}
+    assert {kind: ids for kind, ids in left.items() if ids} == {k: v for k, v in expected.items() if v}
 
 
 def test_up_reports_how_many_resources_the_state_holds(failed_apply):
