@@ -25,6 +25,7 @@ from runner.balancer import Balancer
 from runner.database import Database, port_free
 from runner.layout import Layout
 from tests.runner import emulated_service
+from tests.webdriver import Chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 # Five seconds between checks, two failed to go down, a two-second timeout (emulated_service.create).
@@ -154,6 +155,18 @@ def test_up_prints_a_url_where_notes_are_created_read_listed_updated_and_deleted
         assert client.patch(f"/notes/{note}", json={"title": "second"}).json()["title"] == "second"
         assert client.delete(f"/notes/{note}").status_code == 204
         assert client.get(f"/notes/{note}").status_code == 404
+
+
+def test_the_page_works_in_a_real_browser_through_the_load_balancer(three):
+    # GIVEN the deployed tasks behind HAProxy, opened in headless Debian chromium
+    with Chromium() as browser:
+        browser.open(three.url.rstrip("/") + "/")
+        assert browser.title() == "Notes"
+        # WHEN a note is added with the page's own form THEN the page it is sent back to shows it
+        browser.type("#title", "Added through HAProxy")
+        browser.type("#body", "in a real browser")
+        browser.click("form button")
+        assert "Added through HAProxy" in browser.wait_for_text("article h2", "Added through HAProxy")
 
 
 def test_all_three_tasks_become_healthy_in_the_load_balancer(three):
