@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ import urllib.request
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
+
+from tools.processes import free_port, pid_alive, port_free
 
 from . import patches
 
@@ -37,15 +38,6 @@ def _loopback(host: str) -> str:
     except KeyError:
         raise ValueError(f"refusing to bind the emulator to {host!r}: only 127.0.0.1 or localhost "
                          "is allowed (it has no authentication).") from None
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 class Emulator:
@@ -71,7 +63,7 @@ class Emulator:
             return self
         patches.apply_all()
         # ThreadedMotoServer binds in its own thread and would wait forever on a port in use: check first.
-        if self.port and not _port_free(self.host, self.port):
+        if self.port and not port_free(self.host, self.port):
             raise RuntimeError(f"port {self.port} on {self.host} is already in use")
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
@@ -126,22 +118,13 @@ def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
 
 # -- a background process with a pidfile ------------------------------------------------------------
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def _is_our_emulator(pid: int) -> bool:
     """Guard against a stale pidfile naming a recycled pid."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return _pid_alive(pid)  # no /proc: trust the pidfile
+        return pid_alive(pid)  # no /proc: trust the pidfile
     return b"emulator" in cmdline and b"start" in cmdline
 
 
@@ -149,7 +132,7 @@ def running_endpoint(pidfile: str | Path) -> str | None:
     """The endpoint of the emulator the pidfile names, if it is still running and answering."""
     pidfile = Path(pidfile)
     fields = pidfile.read_text().split() if pidfile.exists() else []
-    if len(fields) >= 2 and _pid_alive(int(fields[0])) and is_answering(fields[1]):
+    if len(fields) >= 2 and pid_alive(int(fields[0])) and is_answering(fields[1]):
         return fields[1]
     return None
 
@@ -161,14 +144,12 @@ def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = 
     pidfile = Path(pidfile)
     if pidfile.exists():
         old = int(pidfile.read_text().split()[0])
-        if _pid_alive(old) and _is_our_emulator(old):
+        if pid_alive(old) and _is_our_emulator(old):
             raise RuntimeError(f"emulator already running (pid {old}, pidfile {pidfile})")
         pidfile.unlink()
     if port == 0:
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = int(s.getsockname()[1])
-    if not _port_free(host, port):
+        port = free_port(host)
+    if not port_free(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use")
     endpoint = f"http://{host}:{port}"
     logfile = Path(logfile) if logfile else pidfile.with_name(pidfile.name + ".log")
@@ -198,17 +179,17 @@ def stop_background(pidfile: str | Path, timeout: float = 10.0) -> bool:
     if not pidfile.exists():
         return False
     pid = int(pidfile.read_text().split()[0])
-    running = _pid_alive(pid) and _is_our_emulator(pid)
+    running = pid_alive(pid) and _is_our_emulator(pid)
     if running:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             try:  # reap it if it is our child (library use)
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
             time.sleep(0.05)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
     pidfile.unlink(missing_ok=True)
     return running

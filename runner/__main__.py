@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from runner import tasks as podman_tasks
 from runner.balancer import Balancer, BalancerError, BalancerSettings
 from runner.database import Database, DatabaseError, DatabaseSettings
 from runner.layout import Layout
-from runner.database import port_free
+from tools.processes import free_port, port_free
 from runner.scheduler import _read, _write
 
 ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError)
@@ -36,12 +35,6 @@ class RunnerError(Exception):
 
 def say(line: str) -> None:
     print(f"==> {line}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pid(path: Path) -> int | None:
@@ -73,7 +66,7 @@ def up(args: argparse.Namespace) -> int:
     if fresh:
         layout = Layout(workdir=workdir, network=args.network,
                         podman_storage=Path(args.podman_storage) if args.podman_storage else None)
-        port = args.port or _free_port()
+        port = args.port or free_port()
     else:
         layout, saved = Layout.load(workdir)
         port = saved["port"]

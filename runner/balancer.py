@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.database import port_free
+from tools.processes import port_free
 from runner.deployment import HealthCheck
 
 BACKEND = "tasks"

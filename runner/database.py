@@ -12,11 +12,12 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.processes import port_free
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -30,15 +31,6 @@ def _binary(name: str) -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise DatabaseError(f"PostgreSQL's {name} is not installed: apt-get install postgresql (tools/setup.sh containers)")
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.processes import free_port, pid_alive, port_free
 
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = "docker-registry"
@@ -60,31 +61,6 @@ def _direct() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_registry(pid: int, config: Path) -> bool:
     """Guard against a stale pidfile naming a recycled pid: it must be our binary with our config."""
     try:
@@ -113,7 +89,7 @@ class Registry:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) and _is_registry(pid, self.config) else None
+        return pid if pid_alive(pid) and _is_registry(pid, self.config) else None
 
     @property
     def address(self) -> str:
@@ -142,10 +118,10 @@ class Registry:
         if shutil.which(BINARY) is None:
             raise RegistryError(f"{BINARY} is not installed: apt-get install docker-registry "
                                 "(or run tools/setup.sh containers)")
-        port = self.settings.port or _free_port()
+        port = self.settings.port or free_port()
         address = f"127.0.0.1:{port}"
         # Another server on the port would answer for us: refuse before starting.
-        if not _port_free(port):
+        if not port_free("127.0.0.1", port):
             raise RegistryError(f"port {port} on 127.0.0.1 is already in use: choose another port "
                                 "(0 picks a free one), or stop what listens there")
         self.storage.mkdir(parents=True, exist_ok=True)
@@ -179,10 +155,10 @@ class Registry:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _pid_alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 _reap(pid)
                 time.sleep(0.05)
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 _reap(pid, block=True)
         self.pidfile.unlink(missing_ok=True)

@@ -22,10 +22,11 @@ import pytest
 
 from emulator.server import Emulator
 from runner.balancer import Balancer
-from runner.database import Database, port_free
+from runner.database import Database
 from runner.layout import Layout
 from tests.runner import emulated_service
 from tests.webdriver import Chromium
+from tools.processes import port_free
 
 ROOT = Path(__file__).resolve().parents[2]
 # Five seconds between checks, two failed to go down, a two-second timeout (emulated_service.create).
