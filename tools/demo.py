@@ -227,7 +227,7 @@ def up(args: argparse.Namespace) -> int:
              f"folder {workdir}.")
         _say(f"  look around:  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
              f"aws ecs list-services --cluster {outputs.get('cluster_name', 'CLUSTER')} --region {args.region}")
-        _say("  stop it:      make demo-down   (terraform destroy, then the emulator stops)")
+        _say("  stop it:      make demo-down   (containers, HAProxy and PostgreSQL stop; terraform destroy; the emulator stops)")
     _say("To deploy to real AWS instead (billable): see README.md, 'Deploy to a real AWS account'.")
     return 0
 
