@@ -496,7 +496,7 @@ class CiConfig:
     branch: str = "main"
     """The branch whose workflow runs may assume the role (token subject `repo:<owner/name>:ref:refs/heads/<branch>`);
     an exact name: no wildcards."""
-    environments: tuple[str, ...] = ("dev", "prod")
+    environments: tuple[str, ...] = ()
     """GitHub environments whose jobs may assume the role (subject `repo:<owner/name>:environment:<name>`); give prod
     required reviewers in GitHub so that its deploy waits for a manual approval."""
     project: str = "notes"

@@ -20,9 +20,6 @@ PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-
 # The GitHub repository whose workflows (.github/workflows/) may deploy: replace it with yours.
 GITHUB_REPOSITORY = "example-org/notes-service"
 
-BOOTSTRAP = BootstrapConfig(state_bucket=STATE_BUCKET, region=REGION,
-                            ci=CiConfig(github_repository=GITHUB_REPOSITORY, environments=("dev", "prod")))
-
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {
     "dev": EnvironmentConfig(
         name="dev",
@@ -42,3 +39,8 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         load_balancer=LoadBalancerConfig(certificate_arn=PROD_CERTIFICATE_ARN),
     ),
 }
+
+# The state bucket's stack; its CI deploy role trusts the jobs of every environment above (a GitHub
+# environment of the same name), so an environment added above is deployable from CI with no other edit.
+BOOTSTRAP = BootstrapConfig(state_bucket=STATE_BUCKET, region=REGION,
+                            ci=CiConfig(github_repository=GITHUB_REPOSITORY, environments=tuple(ENVIRONMENTS)))
