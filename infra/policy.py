@@ -38,9 +38,25 @@ from constructs import IConstruct
 VIOLATION = "breaks the security policy"
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 PUBLIC_PORTS = (80, 443)
-# Actions AWS authorizes only against Resource "*".
-STAR_ONLY_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition",
-                               "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"})
+# Actions AWS authorizes only against Resource "*": the Service Authorization Reference lists no resource
+# type for them (so naming a resource would deny them). Each is named; never a wildcard such as ec2:Describe*.
+STAR_ONLY_ACTIONS = frozenset({
+    # ECR's login token is for the registry, not a repository; ECS task definitions are read and deregistered
+    # by revision ARN, which these two actions do not accept (RegisterTaskDefinition does: not here).
+    "ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition",
+    # Terraform's refresh of the app stacks (infra/ci_identity.py REFRESH_READS): EC2's Describe calls,
+    # ELBv2's, Application Auto Scaling's, CloudWatch Logs' and KMS's listings are all account-wide reads.
+    "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeFlowLogs", "ec2:DescribeInternetGateways", "ec2:DescribeNatGateways", "ec2:DescribeNetworkAcls",
+    "ec2:DescribePrefixLists", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs",
+    "elasticloadbalancing:DescribeCapacityReservation", "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroups",
+    "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+    "logs:DescribeLogGroups", "kms:ListAliases",
+})
 # Resource policies of a KMS key, where Resource "*" means that key.
 KEY_POLICY_TYPES = frozenset({"aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key", "aws_kms_external_key"})
 # Attributes holding IAM policy JSON, on whatever resource type carries them.
@@ -199,7 +215,8 @@ def _statement_problems(statement: dict, key_policy: bool) -> Iterator[str]:
         yield f"{sid} allows NotResource, i.e. every other resource: name the resources"
     if "*" in _list(statement.get("Resource")) and not key_policy and not (actions and set(actions) <= STAR_ONLY_ACTIONS):
         yield (f"{sid} allows {', '.join(actions) or 'its actions'} on Resource '*': name the resources "
-               f"('*' is allowed only for {', '.join(sorted(STAR_ONLY_ACTIONS))} and in KMS key policies)")
+               "('*' is allowed only for actions AWS authorizes on '*' alone, STAR_ONLY_ACTIONS in infra/policy.py, "
+               "and in KMS key policies)")
     principal = statement.get("Principal")
     if (principal == "*" or (isinstance(principal, dict) and "*" in _list(principal.get("AWS")))) \
             and not statement.get("Condition"):

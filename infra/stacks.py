@@ -87,6 +87,8 @@ class StateBucketStack(TerraformStack):
             ci = CiIdentity(self, "ci", config=config.ci, state_bucket=self.bucket)
             TerraformOutput(self, "ci_deploy_role_arn", value=ci.role.arn,
                             description="Set the GitHub variable AWS_DEPLOY_ROLE_ARN to this ARN")
+            TerraformOutput(self, "ci_plan_role_arn", value=ci.plan_role.arn,
+                            description="Set the GitHub variable AWS_PLAN_ROLE_ARN to this ARN (pull requests' plans)")
 
 
 class AppStack(TerraformStack):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from infra.policy import check
+from infra.policy import STAR_ONLY_ACTIONS, check
 
 INGRESS_MESSAGE = ("ingress from {cidr} ({protocol} {low}-{high}): only a load balancer's security group may accept "
                    "traffic from anywhere, and only on TCP 80 or 443")
@@ -136,18 +136,27 @@ def test_resource_star_is_refused_beyond_the_actions_that_require_it():
                                                   attribute="policy")})
     assert found(tf) == [("aws_iam_role_policy.p", (
         "policy: a statement allows ecr:GetAuthorizationToken, s3:GetObject on Resource '*': name the resources "
-        "('*' is allowed only for ecr:GetAuthorizationToken, ecs:DeregisterTaskDefinition, "
-        "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and in KMS key policies)"))]
+        "('*' is allowed only for actions AWS authorizes on '*' alone, STAR_ONLY_ACTIONS in infra/policy.py, "
+        "and in KMS key policies)"))]
     tf = resources(aws_iam_role_policy={"p": role({"Effect": "Allow", "Resource": ["arn:x", "*"]}, attribute="policy")})
     assert found(tf) == [("aws_iam_role_policy.p", (
         "policy: a statement allows its actions on Resource '*': name the resources "
-        "('*' is allowed only for ecr:GetAuthorizationToken, ecs:DeregisterTaskDefinition, "
-        "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and in KMS key policies)"))]
+        "('*' is allowed only for actions AWS authorizes on '*' alone, STAR_ONLY_ACTIONS in infra/policy.py, "
+        "and in KMS key policies)"))]
 
 
 def test_the_actions_without_resource_level_permissions_may_use_resource_star():
     tf = resources(aws_iam_role_policy={"p": role(allow("ecr:GetAuthorizationToken", "*"), attribute="policy")})
     assert found(tf) == []
+
+
+def test_the_actions_allowed_on_resource_star_are_each_named_without_a_wildcard():
+    assert [a for a in STAR_ONLY_ACTIONS if "*" in a or a.count(":") != 1] == []
+
+
+def test_registering_a_task_definition_on_resource_star_is_refused_since_aws_scopes_it_by_family():
+    tf = resources(aws_iam_role_policy={"p": role(allow("ecs:RegisterTaskDefinition", "*"), attribute="policy")})
+    assert [address for address, _ in found(tf)] == ["aws_iam_role_policy.p"]
 
 
 @pytest.mark.parametrize("key_type", ["aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key", "aws_kms_external_key"])
@@ -238,8 +247,8 @@ def test_a_policy_document_data_source_is_checked_like_a_statement():
         ("data.aws_iam_policy_document.doc", "statement 'Everything' allows the wildcard action 's3:*': name the actions"),
         ("data.aws_iam_policy_document.doc", (
             "statement 'Everything' allows s3:* on Resource '*': name the resources "
-            "('*' is allowed only for ecr:GetAuthorizationToken, ecs:DeregisterTaskDefinition, "
-            "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and in KMS key policies)")),
+            "('*' is allowed only for actions AWS authorizes on '*' alone, STAR_ONLY_ACTIONS in infra/policy.py, "
+            "and in KMS key policies)")),
         ("data.aws_iam_policy_document.doc", "a statement allows NotAction, i.e. every other action: name the actions"),
         ("data.aws_iam_policy_document.doc", "a statement allows NotResource, i.e. every other resource: name the resources"),
         ("data.aws_iam_policy_document.doc", "statement 'Anyone' allows Principal '*' (anyone) without a condition"),
