@@ -1,6 +1,5 @@
 """The HTTP API: notes CRUD, liveness and readiness, the page at `/`, and one log line per request."""
 
-import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -68,13 +67,12 @@ def found(note: dict | None, note_id: int) -> dict:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    db = Pool(settings)  # connects on first use: the app starts (and /health answers) with the database down
+    db = Pool(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        filling = asyncio.create_task(db.fill())
+        await db.open()  # connects in the background: the app starts (and /health answers) with the database down
         yield
-        filling.cancel()
         await db.close()
 
     app = FastAPI(title="Notes", version="1.0.0", lifespan=lifespan)

@@ -1,6 +1,6 @@
 """The migrations' (synchronous, SQLAlchemy) connections, and reading the RDS secret when its password was rotated.
 
-Serving uses app.pool instead: this engine only runs `migrate` and Alembic's own commands.
+Serving uses app.pool (psycopg_pool) instead: this engine only runs `migrate` and Alembic's own commands.
 """
 
 import json

@@ -1,47 +1,58 @@
-"""The serving path's connection pool: a fixed number of psycopg 3 async connections, kept open.
+"""The serving path's connection pool: psycopg_pool's AsyncConnectionPool, plus what the app adds to it.
 
-Why not a library: psycopg_pool (the maintained choice, `psycopg[pool]`) is not in Pipfile.lock, and
-SQLAlchemy's async engine adds about 200 µs of CPU per statement here (greenlet hops, result wrapping:
-measured 310-340 µs against 120-125 µs for the bare driver). This pool is the small part of
-psycopg_pool the app needs; swap it for `psycopg_pool.AsyncConnectionPool` once that is installed.
+The library (`psycopg[pool]`, maintained with the driver) keeps DB_POOL_SIZE connections open
+(min_size = max_size: steady load opens none), opens them in the background from start-up (the app
+starts, and /health answers, with the database down), replaces a connection returned broken, and
+makes a request wait at most DB_POOL_TIMEOUT_SECONDS for one (then PoolTimeout: a 503).
 
-What it promises:
-- DB_POOL_SIZE connections, opened at start (`fill`; else on first need) and then kept: steady load
-  opens none.
+What this module adds:
 - No round trip on checkout. A connection the server closed (a restart, a failover, an idle timeout)
   has data or EOF waiting on its socket while it sits idle: a zero-timeout poll() sees that for the
   price of a system call. Only a connection idle for more than DB_POOL_CHECK_IDLE_SECONDS (whose
-  peer may have vanished without a word) is pinged first. A connection lost during a statement is
-  dropped; idempotent statements are retried once on another connection (see `run`).
+  peer may have vanished without a word) is pinged first. A stale connection is handed back to the
+  pool, which opens a replacement, and the request takes the next one at once. (Not the pool's own
+  `check=` hook: after a failed check the library sleeps 1 s, then 2, 4...: after a restart, with
+  every pooled connection dead, a request would time out walking through them.)
 - Connections run in autocommit: each of the app's statements is one round trip and its own
-  transaction (no BEGIN/ROLLBACK around a single-row read).
+  transaction (no BEGIN/COMMIT around a single-row read).
+- A connection lost during a statement: idempotent statements are retried once on another
+  connection (see `run`).
 - Credentials refused at connect time are re-read from the secret (DB_SECRET_ARN), once for all the
-  requests that saw the refusal, and the connect is retried once.
-- A request waits at most DB_POOL_TIMEOUT_SECONDS for a connection, then PoolTimeout (a 503).
+  connection attempts that saw the refusal, and the connect is retried once with them.
+- While the database is down the pool retries in the background with a short backoff, and a request
+  gets a 503 whose logged reason names the last connection error; once the database is back, the
+  next attempt (within about 2 s, or at once for a waiting request) refills the pool: no restart.
 """
 
 import asyncio
 import logging
 import select
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import psycopg
-from psycopg.pq import TransactionStatus
+import psycopg_pool
 
 from app.db import DatabaseUnavailable, is_auth_failure, read_secret
 from app.settings import Settings
 
 log = logging.getLogger("app.db")
+# The library logs every checkout at INFO: one line per request. Its warnings (failed connection
+# attempts, discarded connections) stay.
+logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
+# How long a slot whose connection cannot be opened keeps retrying (after 1 s, 2 s, 2 s) before it is
+# given up and reopened on demand by the next request that waits: the library's default (5 minutes,
+# with the backoff doubling up to minutes) would leave the pool empty long after the database is back.
+RECONNECT_SECONDS = 5
+
 
 class PoolTimeout(Exception):
-    """Every pooled connection stayed busy for DB_POOL_TIMEOUT_SECONDS."""
+    """No connection became free (or could be opened) within DB_POOL_TIMEOUT_SECONDS."""
 
 
 def closed_by_server(connection: psycopg.AsyncConnection) -> bool:
@@ -54,39 +65,93 @@ def closed_by_server(connection: psycopg.AsyncConnection) -> bool:
     return bool(poller.poll(0))
 
 
+def first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+class Credentials:
+    """The user and password that new connections use; replaced from the secret when the database refuses them."""
+
+    def __init__(self, settings: Settings, user: str, password: str):
+        self.arn = settings.db_secret_arn
+        self.current = (user, password)
+        self.generation = 0  # bumped when they are re-read
+        self._refreshing = asyncio.Lock()
+
+    async def refresh(self, failed_generation: int) -> None:
+        async with self._refreshing:
+            if self.generation != failed_generation:
+                return  # another attempt re-read them while this one waited
+            log.warning("db.credentials_rejected", extra={"secret_arn": self.arn, "action": "re-reading the secret"})
+            credentials = await asyncio.to_thread(read_secret, self.arn)
+            changed, self.current = credentials != self.current, credentials
+            self.generation += 1
+            log.info("db.credentials_refreshed", extra={"secret_arn": self.arn, "changed": changed})
+
+
+def connection_class(credentials: Credentials, pool: "Pool") -> type[psycopg.AsyncConnection]:
+    """The pool's connection class: connects with the current credentials, re-reading them once if refused."""
+
+    class Connection(psycopg.AsyncConnection):
+        idle_since = 0.0  # when it was last handed back to the pool
+
+        @classmethod
+        async def connect(cls, conninfo: str = "", **kwargs) -> "Connection":
+            try:
+                connection = await cls._connect_as_current(conninfo, kwargs)
+            except (psycopg.Error, DatabaseUnavailable) as e:
+                pool.last_connect_error = first_line(e)
+                raise
+            pool.last_connect_error = None
+            connection.idle_since = time.monotonic()
+            return connection
+
+        @classmethod
+        async def _connect_as_current(cls, conninfo: str, kwargs: dict) -> "Connection":
+            generation = credentials.generation
+            user, password = credentials.current
+            try:
+                return await super().connect(conninfo, **kwargs, user=user, password=password)
+            except psycopg.OperationalError as e:
+                if not (credentials.arn and is_auth_failure(e)):
+                    raise
+            await credentials.refresh(generation)
+            user, password = credentials.current
+            return await super().connect(conninfo, **kwargs, user=user, password=password)
+
+    return Connection
+
+
 class Pool:
     def __init__(self, settings: Settings):
         self.settings = settings
         url = settings.database_url_object()
-        self._conninfo = url.set(drivername="postgresql", username=None, password=None).render_as_string()
-        self._credentials = (url.username or "", url.password or "")
-        self._generation = 0  # bumped when the credentials are replaced
-        self._refreshing = asyncio.Lock()
-        self._idle: deque[tuple[psycopg.AsyncConnection, float]] = deque()
-        self._slots = asyncio.Semaphore(settings.db_pool_size)
-        self._closing: set[asyncio.Task] = set()  # references, so that pending closes are not collected
-        self._count = 0  # connections open or being opened, idle or in use
+        credentials = Credentials(settings, url.username or "", url.password or "")
+        self.last_connect_error: str | None = None  # for the 503's logged reason
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            url.set(drivername="postgresql", username=None, password=None).render_as_string(),
+            connection_class=connection_class(credentials, self),
+            kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout_seconds},
+            min_size=settings.db_pool_size, max_size=settings.db_pool_size, open=False, name="app",
+            timeout=settings.db_pool_timeout_seconds, reconnect_timeout=RECONNECT_SECONDS,
+        )  # fmt: skip
+
+    async def open(self) -> None:
+        """Starts opening the connections in the background; never fails, whether the database is there or not."""
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close(timeout=1)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """A pooled connection in autocommit, returned to the pool afterwards (or closed if it is unusable)."""
-        if self._slots.locked():
-            try:
-                async with asyncio.timeout(self.settings.db_pool_timeout_seconds):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise PoolTimeout(f"no free connection within {self.settings.db_pool_timeout_seconds} s "
-                                  "(DB_POOL_TIMEOUT_SECONDS, DB_POOL_SIZE)") from None
-        else:
-            await self._slots.acquire()  # does not suspend: a slot is free
-        connection = None
+        """A pooled connection in autocommit, handed back afterwards (the pool replaces it if it is unusable)."""
+        connection = await self._checkout()
         try:
-            connection = await self._checkout()
             yield connection
         finally:
-            if connection is not None:
-                self._checkin(connection)
-            self._slots.release()
+            connection.idle_since = time.monotonic()
+            await self._pool.putconn(connection)
 
     async def run(self, work: Callable[[psycopg.AsyncConnection], Awaitable[T]], idempotent: bool) -> T:
         """`work(connection)` on a pooled connection; if the connection is lost meanwhile, once more
@@ -102,91 +167,30 @@ class Pool:
         async with self.connection() as connection:
             return await work(connection)
 
-    async def fill(self) -> None:
-        """Opens the pool's connections ahead of need; if the database is not there yet, requests open them later."""
-        try:
-            while self._count < self.settings.db_pool_size:
-                self._idle.appendleft((await self._open(), time.monotonic()))
-        except (psycopg.Error, DatabaseUnavailable) as e:
-            log.warning("db.pool_not_filled", extra={"reason": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})
-
-    async def close(self) -> None:
-        while self._idle:
-            await self._discard(self._idle.pop()[0])
-
-    async def _discard(self, connection: psycopg.AsyncConnection) -> None:
-        self._count -= 1
-        await connection.close()
-
     async def _checkout(self) -> psycopg.AsyncConnection:
-        check_after = self.settings.db_pool_check_idle_seconds
-        while self._idle:
-            connection, since = self._idle.pop()  # the most recently used: warm, and least likely stale
-            if closed_by_server(connection):
-                await self._discard(connection)
-                continue
-            if time.monotonic() - since > check_after and not await self._answers(connection):
-                continue
-            return connection
-        return await self._open()
+        timeout = self.settings.db_pool_timeout_seconds
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                connection = await self._pool.getconn(max(deadline - time.monotonic(), 0.001))
+            except psycopg_pool.PoolTimeout:
+                last = f"; last connection attempt: {self.last_connect_error}" if self.last_connect_error else ""
+                raise PoolTimeout(f"no connection within {timeout} s (DB_POOL_TIMEOUT_SECONDS, DB_POOL_SIZE){last}") from None
+            if not await self._stale(connection):
+                return connection
+            await connection.close()  # returned closed, the pool replaces it
+            await self._pool.putconn(connection)
 
-    def _checkin(self, connection: psycopg.AsyncConnection) -> None:
-        # A statement cut off (by cancellation, say) leaves the connection mid-query: not reusable.
-        # (One more than DB_POOL_SIZE may be open while `fill` races a request: it goes here.)
-        unusable = connection.closed or connection.broken or connection.info.transaction_status != TransactionStatus.IDLE
-        if unusable or self._count > self.settings.db_pool_size:
-            task = asyncio.ensure_future(self._discard(connection))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-            return
-        self._idle.append((connection, time.monotonic()))
-
-    async def _answers(self, connection: psycopg.AsyncConnection) -> bool:
-        try:
-            await connection.execute("SELECT 1")
+    async def _stale(self, connection: psycopg.AsyncConnection) -> bool:
+        if closed_by_server(connection):
             return True
-        except psycopg.Error:
-            await self._discard(connection)
+        if time.monotonic() - connection.idle_since <= self.settings.db_pool_check_idle_seconds:
             return False
-
-    async def _open(self) -> psycopg.AsyncConnection:
-        self._count += 1
         try:
-            return await self._open_uncounted()
-        except BaseException:
-            self._count -= 1
-            raise
-
-    async def _open_uncounted(self) -> psycopg.AsyncConnection:
-        generation = self._generation
-        try:
-            return await self._connect()
-        except psycopg.OperationalError as e:
-            if not (self.settings.db_secret_arn and is_auth_failure(e)):
-                raise
-        await self._refresh_credentials(generation)
-        return await self._connect()
-
-    async def _connect(self) -> psycopg.AsyncConnection:
-        user, password = self._credentials
-        return await psycopg.AsyncConnection.connect(
-            self._conninfo, user=user, password=password, autocommit=True,
-            connect_timeout=self.settings.db_connect_timeout_seconds,
-        )  # fmt: skip
-
-    async def _refresh_credentials(self, failed_generation: int) -> None:
-        async with self._refreshing:
-            if self._generation != failed_generation:
-                return  # another request refreshed them while this one waited
-            arn = self.settings.db_secret_arn
-            log.warning("db.credentials_rejected", extra={"secret_arn": arn, "action": "re-reading the secret"})
-            credentials = await asyncio.to_thread(read_secret, arn)
-            changed = credentials != self._credentials
-            self._credentials = credentials
-            self._generation += 1
-            if changed:
-                await self.close()  # idle connections opened with the old password go rather than linger
-            log.info("db.credentials_refreshed", extra={"secret_arn": arn, "changed": changed})
+            await psycopg_pool.AsyncConnectionPool.check_connection(connection)  # one round trip
+            return False
+        except psycopg.Error:
+            return True
 
 
 __all__ = ["DatabaseUnavailable", "Pool", "PoolTimeout"]

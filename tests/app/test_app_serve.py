@@ -225,14 +225,14 @@ def test_requests_get_503_until_the_secret_holds_the_new_password(rotating_db, s
     server = rotating_db.start(start_server, rotating_db.env_with_secret)
     rotating_db.rotate_in_database("second-password")
 
-    # WHEN a request needs a new connection, THEN it gets 503, not 500
-    response = httpx.get(f"{server.url}/notes/1")
+    # WHEN a request needs a new connection, THEN it gets 503, not 500 (once DB_POOL_TIMEOUT_SECONDS has passed)
+    response = httpx.get(f"{server.url}/notes/1", timeout=10)
     assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
-    assert httpx.get(f"{server.url}/ready").status_code == 503
+    assert httpx.get(f"{server.url}/ready", timeout=10).status_code == 503
     # AND once the secret has it, the next request succeeds
     rotating_db.rotate_in_secret("second-password")
-    assert httpx.get(f"{server.url}/notes/1").status_code == 404
-    assert httpx.get(f"{server.url}/ready").status_code == 200
+    assert httpx.get(f"{server.url}/notes/1", timeout=10).status_code == 404
+    assert httpx.get(f"{server.url}/ready", timeout=10).status_code == 200
     assert "second-password" not in server.logs()
 
 
@@ -240,7 +240,7 @@ def test_without_a_secret_arn_rejected_credentials_are_a_503(rotating_db, start_
     server = rotating_db.start(start_server, rotating_db.env())
     rotating_db.rotate_in_database("second-password")
 
-    response = httpx.get(f"{server.url}/notes/1")
+    response = httpx.get(f"{server.url}/notes/1", timeout=10)
 
     assert response.status_code == 503
     assert "db.credentials_rejected" not in [e["event"] for e in server.events()]
