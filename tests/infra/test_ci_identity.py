@@ -183,6 +183,18 @@ def test_run_task_is_allowed_only_for_the_migration_task_definitions(bootstrap):
         ":task-definition/notes-*-migrate:*")
 
 
+def test_the_deploy_role_can_make_every_change_the_release_workflow_lets_through(bootstrap):
+    from tools.plan_scope import RELEASE_CHANGES
+
+    needs = {("aws_ecs_task_definition", "create"): {"ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"},
+             ("aws_ecs_task_definition", "delete"): {"ecs:DeregisterTaskDefinition"},
+             ("aws_ecs_service", "update"): {"ecs:UpdateService"}}
+    allowed = {(rtype, action) for rtype, actions in RELEASE_CHANGES.items() for action in actions}
+    assert allowed == set(needs)
+    granted = set(_actions(_statements(bootstrap, "deploy")))
+    assert [change for change, actions in needs.items() if not actions <= granted] == []
+
+
 def test_task_definitions_are_tagged_only_while_being_registered(bootstrap):
     (statement,) = [s for s in _statements(bootstrap, "deploy") if "ecs:TagResource" in _as_list(s["Action"])]
     assert statement["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
