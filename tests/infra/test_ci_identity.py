@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from infra.ci_identity import LOG_GROUP_PREFIXES, PROJECT_TAG, REFRESH_READS
+from infra.ci_identity import PROJECT_TAG, REFRESH_READS
 from infra.config import BootstrapConfig, CiConfig, ConfigError
 from infra.policy import STAR_ONLY_ACTIONS
 
@@ -220,18 +220,58 @@ def test_the_role_may_call_every_refresh_read(bootstrap, role):
     assert sorted({a for reads in REFRESH_READS.values() for a in reads} - granted) == []
 
 
-def test_the_names_the_read_scope_relies_on_start_with_the_project(app_stacks):
-    # (type, attribute holding the name): what the `notes-*` ARNs of the roles must match.
-    named = [("aws_iam_role", "name"), ("aws_ecr_repository", "name"), ("aws_db_instance", "identifier"),
-             ("aws_db_parameter_group", "name"), ("aws_db_subnet_group", "name"), ("aws_wafv2_web_acl", "name"),
-             ("aws_ecs_cluster", "name"), ("aws_ecs_service", "name"), ("aws_ecs_task_definition", "family"),
-             ("aws_lb", "name"), ("aws_s3_bucket", "bucket_prefix")]
-    outside = [(name, rtype, config.get(attr)) for name, stack in app_stacks.items() for rtype, attr in named
-               for config in stack["resource"].get(rtype, {}).values() if not str(config.get(attr)).startswith("notes-")]
-    outside += [(name, "aws_cloudwatch_log_group", config["name"]) for name, stack in app_stacks.items()
-                for config in stack["resource"]["aws_cloudwatch_log_group"].values()
-                if not config["name"].startswith(tuple(f"{p}notes-" for p in LOG_GROUP_PREFIXES))]
-    assert outside == []
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def _arns_of(stack: dict) -> dict[str, list[str]]:
+    """Resource type -> the ARNs AWS authorizes its refresh against, for the resources the stack names."""
+    def names(rtype: str, attr: str = "name") -> list[str]:
+        return [config[attr] for config in stack["resource"].get(rtype, {}).values()]
+
+    (cluster,) = names("aws_ecs_cluster")
+    at = f"{REGION}:{ACCOUNT}"
+    return {
+        "aws_iam_role": [f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in names("aws_iam_role")],
+        "aws_ecr_repository": [f"arn:aws:ecr:{at}:repository/{n}" for n in names("aws_ecr_repository")],
+        "aws_db_instance": [f"arn:aws:rds:{at}:db:{n}" for n in names("aws_db_instance", "identifier")],
+        "aws_db_parameter_group": [f"arn:aws:rds:{at}:pg:{n}" for n in names("aws_db_parameter_group")],
+        "aws_db_subnet_group": [f"arn:aws:rds:{at}:subgrp:{n}" for n in names("aws_db_subnet_group")],
+        "aws_ecs_cluster": [f"arn:aws:ecs:{at}:cluster/{cluster}"],
+        "aws_ecs_service": [f"arn:aws:ecs:{at}:service/{cluster}/{n}" for n in names("aws_ecs_service")],
+        "aws_ecs_task_definition": [f"arn:aws:ecs:{at}:task-definition/{n}:7"
+                                    for n in names("aws_ecs_task_definition", "family")],
+        "aws_cloudwatch_log_group": [f"arn:aws:logs:{at}:log-group:{n}" for n in names("aws_cloudwatch_log_group")],
+        "aws_s3_bucket": [f"arn:aws:s3:::{n}20261128" for n in names("aws_s3_bucket", "bucket_prefix")],
+        "aws_wafv2_web_acl": [f"arn:aws:wafv2:{at}:regional/webacl/{n}/0f1e2d" for n in names("aws_wafv2_web_acl")],
+        "aws_wafv2_web_acl_association": [f"arn:aws:elasticloadbalancing:{at}:loadbalancer/app/{n}/0f1e2d"
+                                          for n in names("aws_lb")],
+    }
+
+
+def _matches(pattern: str, arn: str) -> bool:
+    """IAM's ARN matching: `*` any characters (`/` and `:` included), `?` one."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), arn) is not None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_refresh_of_every_named_resource_of_the_app_stacks_is_allowed_on_its_arn(bootstrap, app_stacks, role):
+    statements = [s for s in _statements(bootstrap, role) if "Condition" not in s]
+    for s in statements:
+        s["Resource"] = [re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", ACCOUNT, r) for r in _as_list(s["Resource"])]
+    requests = [(action, arn) for stack in app_stacks.values() for rtype, arns in _arns_of(stack).items()
+                for action in REFRESH_READS[rtype] if action not in STAR_ONLY_ACTIONS for arn in arns]
+    denied = [(action, arn) for action, arn in requests
+              if not any(action in _as_list(s["Action"]) and any(_matches(p, arn) for p in s["Resource"])
+                         for s in statements)]
+    assert len(requests) > 100 and denied == []
+
+
+def test_an_arn_outside_the_project_matches_no_read_scope(bootstrap):
+    resources = [r for s in _statements(bootstrap, "plan") if "Condition" not in s for r in _as_list(s["Resource"])
+                 if r != "*"]
+    others = ["arn:aws:iam::1:role/admin", "arn:aws:s3:::other-bucket", "arn:aws:logs:us-east-1:1:log-group:/ecs/other",
+              "arn:aws:rds:us-east-1:1:db:other-db", "arn:aws:ecr:us-east-1:1:repository/other/app"]
+    assert [arn for arn in others if any(_matches(re.sub(r"\$\{data[^}]+\}", "1", p), arn) for p in resources)] == []
 
 
 def test_resources_reached_through_the_project_tag_get_it_from_the_providers_default_tags(app_stacks):
