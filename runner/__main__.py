@@ -107,7 +107,10 @@ def up(args: argparse.Namespace) -> int:
         _start_supervisor(layout)
         say(f"deploying {d.task.family}:{d.task.revision}: {d.desired_count} tasks "
             f"(min {d.minimum_healthy_percent}% healthy, max {d.maximum_percent}%)")
-        _wait_steady(layout, generation, args.wait)
+        if args.no_wait:
+            say(f"deployment {generation} handed to the supervisor; `python -m runner status` shows its progress")
+        else:
+            _wait_steady(layout, generation, args.wait)
     except ERRORS + (RunnerError,) as error:
         print(f"error: {error}", file=sys.stderr)
         if fresh:
@@ -232,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--registry", required=True, help="the local registry, 127.0.0.1:PORT")
             p.add_argument("--region", default="us-east-1")
             p.add_argument("--migration-family", default=None,
-                           help="migration task definition family (default: the service's, -app -> -migrate)")
+                           help="migration task definition: family, family:revision or ARN "
+                                "(default: the service's family, -app -> -migrate)")
         if name == "up":
             p.add_argument("--port", type=int, default=0, help="HAProxy's port on 127.0.0.1 (default: a free one)")
             p.add_argument("--network", default="127.0.10",
@@ -240,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--podman-storage", default=None, help="podman's storage (default <workdir>/runner/podman)")
             p.add_argument("--migrate", action="store_true", help="run the migration task once before the tasks")
             p.add_argument("--wait", type=float, default=600, help="seconds to wait for healthy tasks")
+            p.add_argument("--no-wait", action="store_true",
+                           help="return once the supervisor has the new deployment (python -m release waits itself)")
     args = parser.parse_args(argv)
     return {"up": up, "down": down, "migrate": migrate, "status": status, "supervise": supervise}[args.command](args)
 

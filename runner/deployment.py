@@ -72,6 +72,10 @@ class Deployment:
     deregistration_delay: int
     listener_port: int
     secret_arns: tuple[str, ...]
+    circuit_breaker: bool = False
+    """deploymentCircuitBreaker.enable: stop a rollout whose new tasks keep failing to start."""
+    rollback: bool = False
+    """deploymentCircuitBreaker.rollback: then go back to the tasks of the previous deployment."""
 
 
 def client(service: str, endpoint: str, region: str = "us-east-1"):
@@ -191,6 +195,8 @@ def read(endpoint: str, cluster: str, service: str, registry: str, region: str =
         deregistration_delay=int(attributes.get("deregistration_delay.timeout_seconds", 300)),
         listener_port=listeners[0]["Port"] if listeners else 80,
         secret_arns=tuple(sorted({split_value_from(v)[0] for v in _value_froms(ecs, svc["taskDefinition"])})),
+        circuit_breaker=bool((deployment.get("deploymentCircuitBreaker") or {}).get("enable")),
+        rollback=bool((deployment.get("deploymentCircuitBreaker") or {}).get("rollback")),
     )
 
 

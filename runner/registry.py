@@ -168,20 +168,27 @@ class Registry:
 
     def digest(self, repository: str, tag: str) -> str:
         """The manifest digest the registry serves for repository:tag (what `docker pull` resolves)."""
-        address = self.address
-        request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", method="HEAD",
-                                         headers={"Accept": MANIFEST_TYPES})
-        try:
-            with _direct().open(request, timeout=10) as response:
-                return response.headers["Docker-Content-Digest"]
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                raise RegistryError(f"the registry at {address} has no image {repository}:{tag}: "
-                                    "build and push it with `python -m runner.image push`") from None
-            raise RegistryError(f"the registry at {address} answered {error.code} for {repository}:{tag}") from None
-        except OSError as error:
-            raise RegistryError(f"the registry at {address} does not answer ({error}): "
-                                "restart it with `python -m runner.registry stop` then `start`") from None
+        found = manifest_digest(self.address, repository, tag)
+        if found is None:
+            raise RegistryError(f"the registry at {self.address} has no image {repository}:{tag}: "
+                                "build and push it with `python -m runner.image push`")
+        return found
+
+
+def manifest_digest(address: str, repository: str, tag: str) -> str | None:
+    """The digest the registry at `address` serves for repository:tag, or None when it has no such tag."""
+    request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", method="HEAD",
+                                     headers={"Accept": MANIFEST_TYPES})
+    try:
+        with _direct().open(request, timeout=10) as response:
+            return response.headers["Docker-Content-Digest"]
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise RegistryError(f"the registry at {address} answered {error.code} for {repository}:{tag}") from None
+    except OSError as error:
+        raise RegistryError(f"the registry at {address} does not answer ({error}): "
+                            "restart it with `python -m runner.registry stop` then `start`") from None
 
 
 def _reap(pid: int, block: bool = False) -> None:

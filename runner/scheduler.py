@@ -7,9 +7,12 @@ Every `tick` seconds it compares what runs (podman containers, HAProxy slot stat
   (tasks healthy in the load balancer): start new ones, drain old ones once enough new ones are healthy;
 - leaving tasks drain for the deregistration delay, then get SIGTERM and, after stopTimeout, SIGKILL;
 - a task whose container stopped is deregistered and replaced.
-It reports in <workdir>/runner/status.json; `up` waits on that file. It is not an orchestrator: no
-placement, no circuit breaker, no health-check grace period, and it does not replace a task that runs
-but fails its health checks (ECS would).
+- the deployment circuit breaker, when the service enables it: once as many new tasks as ECS's threshold
+  (half the desired count, at least 3) stopped before becoming healthy, the rollout FAILED; with
+  `rollback`, the tasks of the previous deployment become the target again, as ECS rolls back.
+It reports in <workdir>/runner/status.json; `up` and `python -m release --local` read that file. It is
+not an orchestrator: no placement, no health-check grace period, and it does not replace a task that
+runs but fails its health checks (ECS would). A rollback is not written back to the emulator's service.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner import deployment as deployed
@@ -54,6 +57,10 @@ class Supervisor:
         self.generation = -1
         self.deployment: deployed.Deployment | None = None
         self.stopping = False
+        self.failed: dict[str, int] = {}  # task definition -> its tasks that stopped before becoming healthy
+        self.stopped: list[dict] = []  # the deployment's stopped tasks, newest last (release messages show them)
+        self.failure = ""  # why the circuit breaker stopped this deployment's rollout
+        self.failed_arn = ""
 
     def load_desired(self) -> None:
         desired = _read(self.layout.desired_file, None)
@@ -61,6 +68,7 @@ class Supervisor:
             self.deployment = deployed.read(desired["endpoint"], desired["cluster"], desired["service"],
                                             desired["registry"], desired["region"])
             self.generation = desired["generation"]
+            self.failed, self.stopped, self.failure, self.failed_arn = {}, [], "", ""
             say(f"deployment {self.generation}: {self.deployment.task.family}:{self.deployment.task.revision}, "
                 f"{self.deployment.desired_count} tasks")
 
@@ -73,6 +81,10 @@ class Supervisor:
             alive = containers.get(t.name) == "running"
             if t.state in ("starting", "serving") and not alive:
                 say(f"task {t.name} stopped ({containers.get(t.name, 'gone')}): deregistered, to be replaced")
+                self.stopped = self.stopped[-9:] + [{"name": t.name, "arn": t.arn, "before_healthy": t.state == "starting",
+                                                     "exit_code": self.podman.exit_code(t.name)}]
+                if t.state == "starting":
+                    self.failed[t.arn] = self.failed.get(t.arn, 0) + 1
                 self.balancer.deregister(t.slot)
                 self.podman.stop(t.name, 0)
                 t.state, t.since = "stopping", now
@@ -87,6 +99,7 @@ class Supervisor:
             elif t.state == "stopping" and t.name not in containers:
                 self.tasks.remove(t)
 
+        d = self.circuit_breaker(d)
         active = [t for t in self.tasks if t.state in ("starting", "serving")]
         new = [t for t in active if t.arn == d.task.arn]
         old = [t for t in active if t.arn != d.task.arn]
@@ -95,7 +108,7 @@ class Supervisor:
         least = math.ceil(d.desired_count * d.minimum_healthy_percent / 100)
         used = {t.slot for t in self.tasks}
         free = [s for s in range(len(self.layout.addresses)) if s not in used]
-        while len(new) < d.desired_count and len(new) + len(old) < max(most, 1) and free:
+        while self.failed_arn != d.task.arn and len(new) < d.desired_count and len(new) + len(old) < max(most, 1) and free:
             new.append(self.start(d, free.pop(0)))
         # Tasks still starting never got traffic: stop them first; healthy ones only while enough stay healthy.
         surplus = old + new[d.desired_count:]
@@ -110,7 +123,26 @@ class Supervisor:
                   and len(self.tasks) == len(new))
         _write(self.layout.tasks_file, [t.__dict__ for t in self.tasks])
         _write(self.layout.status_file, {"generation": self.generation, "primary": d.task.arn, "steady": steady,
-                                         "healthy": healthy, "tasks": [t.__dict__ for t in self.tasks]})
+                                         "healthy": healthy, "desired_count": d.desired_count,
+                                         "failure": self.failure, "failed_task_definition": self.failed_arn,
+                                         "stopped": self.stopped, "tasks": [t.__dict__ for t in self.tasks]})
+
+    def circuit_breaker(self, d: deployed.Deployment) -> deployed.Deployment:
+        """ECS's deployment circuit breaker: the deployment to run from now on (the previous one after a rollback)."""
+        threshold = min(max(math.ceil(d.desired_count / 2), 3), 200)  # ECS's failure threshold
+        if not d.circuit_breaker or self.failed_arn or self.failed.get(d.task.arn, 0) < threshold:
+            return d
+        self.failed_arn = d.task.arn
+        self.failure = (f"the deployment circuit breaker stopped the rollout of {d.task.family}:{d.task.revision}: "
+                        f"{self.failed[d.task.arn]} of its tasks stopped before becoming healthy")
+        say(self.failure)
+        previous = sorted({t.arn for t in self.tasks if t.arn != d.task.arn and t.state in ("starting", "serving")})
+        if not (d.rollback and len(previous) == 1):
+            return d  # no new task is started; what runs keeps running
+        say(f"rolling back to {previous[0]}")
+        registry = _read(self.layout.desired_file)["registry"]
+        self.deployment = replace(d, task=deployed.read_task(previous[0], d.endpoint, d.region, registry))
+        return self.deployment
 
     def start(self, d: deployed.Deployment, slot: int) -> Task:
         # ECS resolves the secrets at every task start: a rotated password reaches new tasks.

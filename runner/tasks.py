@@ -57,6 +57,11 @@ class Podman:
         out = self.run("ps", "--all", "--filter", f"label={self.label}", "--format", "json").stdout
         return {c["Names"][0]: c["State"] for c in json.loads(out or "[]")}
 
+    def exit_code(self, name: str) -> int | None:
+        """A stopped container's exit code; None if it is gone or never ran."""
+        result = self.run("inspect", "--format", "{{.State.ExitCode}}", name, check=False)
+        return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip().isdigit() else None
+
     def stop(self, name: str, timeout: int) -> subprocess.Popen:
         """SIGTERM, SIGKILL after `timeout` s (the task's stopTimeout), then remove; in the background."""
         return subprocess.Popen(self.argv("rm", "--force", "--time", str(timeout), name),

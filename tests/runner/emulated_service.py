@@ -65,7 +65,8 @@ def register(service: Service, *, family: str, command: list[str], tag: str, mig
 
 
 def create(endpoint: str, *, name: str, repository: str, tag: str, desired_count: int, migrate_on_start: bool,
-           minimum_healthy_percent: int = 100, maximum_percent: int = 200, deregistration_delay: int = 5) -> Service:
+           minimum_healthy_percent: int = 100, maximum_percent: int = 200, deregistration_delay: int = 5,
+           circuit_breaker: bool = False) -> Service:
     c = lambda s: boto3.client(s, endpoint_url=endpoint, **CREDENTIALS)  # noqa: E731
     ec2, rds, elb, ecs = c("ec2"), c("rds"), c("elbv2"), c("ecs")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -97,5 +98,7 @@ def create(endpoint: str, *, name: str, repository: str, tag: str, desired_count
         networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group_id],
                                                         "assignPublicIp": "DISABLED"}},
         loadBalancers=[{"targetGroupArn": group["TargetGroupArn"], "containerName": "app", "containerPort": 8000}],
-        deploymentConfiguration={"minimumHealthyPercent": minimum_healthy_percent, "maximumPercent": maximum_percent})
+        deploymentConfiguration={"minimumHealthyPercent": minimum_healthy_percent, "maximumPercent": maximum_percent,
+                                 # as infra/service.py sets it
+                                 "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker}})
     return service

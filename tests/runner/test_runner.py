@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import math
 import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -22,9 +19,9 @@ import pytest
 
 from emulator.server import Emulator
 from runner.balancer import Balancer
-from runner.database import Database
 from runner.layout import Layout
 from tests.runner import emulated_service
+from tests.runner.local_system import CLIENT_TIMEOUT, Load, Up, started
 from tests.webdriver import Chromium
 from tools.processes import port_free
 
@@ -35,12 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # load, it took 19 s, one check period more, not yet explained: the bound allows (fall + 1) periods.
 # (An ALB's bound is fall x interval + timeout.)
 DETECTION_WINDOW = (2 + 1) * (5 + 2)
-CLIENT_TIMEOUT = 10
-
-
-def runner(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -55,49 +46,6 @@ def podman_storage(podman) -> str:
     return str(Path(podman[podman.index("--root") + 1]).parent)
 
 
-class Up:
-    """One `runner up` in its own work folder and loopback network; `down` at teardown."""
-
-    def __init__(self, service: emulated_service.Service, registry: str, workdir: Path, network: str,
-                 podman_storage: str) -> None:
-        self.service, self.registry, self.workdir = service, registry, workdir
-        self.network, self.podman_storage = network, podman_storage
-        self.result: subprocess.CompletedProcess | None = None
-
-    def target(self) -> list[str]:
-        return ["--endpoint", self.service.endpoint, "--cluster", self.service.cluster, "--service",
-                self.service.name, "--registry", self.registry, "--workdir", str(self.workdir)]
-
-    def up(self, *extra: str) -> subprocess.CompletedProcess:
-        self.result = runner("up", *self.target(), "--network", self.network, "--podman-storage",
-                             self.podman_storage, "--wait", "180", *extra)
-        return self.result
-
-    def down(self) -> subprocess.CompletedProcess:
-        return runner("down", "--workdir", str(self.workdir))
-
-    @property
-    def url(self) -> str:
-        return self.result.stdout.strip().splitlines()[-1]
-
-    @property
-    def layout(self) -> Layout:
-        return Layout.load(self.workdir)[0]
-
-    def status(self) -> dict:
-        return json.loads((self.layout.folder / "status.json").read_text())
-
-    def database(self) -> Database:
-        return Database(self.layout.folder / "database.json")
-
-    def containers(self) -> dict[str, str]:
-        return self.layout.podman().containers()
-
-
-def started(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, f"runner up failed:\n{result.stderr[-3000:]}"
-
-
 @pytest.fixture(scope="module")
 def three(emulator, app_image, podman_storage, tmp_path_factory):
     """Three tasks that do not migrate on start; `up --migrate` runs the migration task once first."""
@@ -107,43 +55,6 @@ def three(emulator, app_image, podman_storage, tmp_path_factory):
     started(deployment.up("--migrate"))
     yield deployment
     deployment.down()
-
-
-class Load:
-    """A bounded load generator: GET one note over a keep-alive connection until stopped (at most 120 s).
-    `results`: (when the request was sent, its status or the error's name)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        with httpx.Client(base_url=url, trust_env=False, timeout=10) as client:
-            self.url_path = f"/notes/{client.post('/notes', json={'title': 'load', 'body': ''}).json()['id']}"
-        self.results: list[tuple[float, int | str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + 120
-        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT, trust_env=False) as client:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                sent = time.monotonic()
-                try:
-                    outcome: int | str = client.get(self.url_path).status_code
-                except httpx.HTTPError as error:
-                    outcome = type(error).__name__
-                self.results.append((sent, outcome))
-                time.sleep(0.01)
-
-    def __enter__(self) -> "Load":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def failures(self) -> list[tuple[float, int | str]]:
-        return [r for r in self.results if r[1] != 200]
 
 
 def test_up_prints_a_url_where_notes_are_created_read_listed_updated_and_deleted(three):

@@ -1,0 +1,105 @@
+"""What the runner's end-to-end tests share: `runner` (the command), `Up` (one `runner up` in its own work
+folder), `started` (its exit status checked) and `Load` (a bounded load generator through HAProxy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from runner.database import Database
+from runner.layout import Layout
+from tests.runner import emulated_service
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_TIMEOUT = 10
+
+
+def runner(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runner", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class Up:
+    """One `runner up` in its own work folder and loopback network; `down` at teardown."""
+
+    def __init__(self, service: emulated_service.Service, registry: str, workdir: Path, network: str,
+                 podman_storage: str) -> None:
+        self.service, self.registry, self.workdir = service, registry, workdir
+        self.network, self.podman_storage = network, podman_storage
+        self.result: subprocess.CompletedProcess | None = None
+
+    def target(self) -> list[str]:
+        return ["--endpoint", self.service.endpoint, "--cluster", self.service.cluster, "--service",
+                self.service.name, "--registry", self.registry, "--workdir", str(self.workdir)]
+
+    def up(self, *extra: str) -> subprocess.CompletedProcess:
+        self.result = runner("up", *self.target(), "--network", self.network, "--podman-storage",
+                             self.podman_storage, "--wait", "180", *extra)
+        return self.result
+
+    def down(self) -> subprocess.CompletedProcess:
+        return runner("down", "--workdir", str(self.workdir))
+
+    @property
+    def url(self) -> str:
+        return self.result.stdout.strip().splitlines()[-1]
+
+    @property
+    def layout(self) -> Layout:
+        return Layout.load(self.workdir)[0]
+
+    def status(self) -> dict:
+        return json.loads((self.layout.folder / "status.json").read_text())
+
+    def database(self) -> Database:
+        return Database(self.layout.folder / "database.json")
+
+    def containers(self) -> dict[str, str]:
+        return self.layout.podman().containers()
+
+
+def started(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, f"runner up failed:\n{result.stderr[-3000:]}"
+
+
+class Load:
+    """A bounded load generator: GET one note over a keep-alive connection until stopped (at most 120 s).
+    `results`: (when the request was sent, its status or the error's name)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        with httpx.Client(base_url=url, trust_env=False, timeout=10) as client:
+            self.url_path = f"/notes/{client.post('/notes', json={'title': 'load', 'body': ''}).json()['id']}"
+        self.results: list[tuple[float, int | str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT, trust_env=False) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                sent = time.monotonic()
+                try:
+                    outcome: int | str = client.get(self.url_path).status_code
+                except httpx.HTTPError as error:
+                    outcome = type(error).__name__
+                self.results.append((sent, outcome))
+                time.sleep(0.01)
+
+    def __enter__(self) -> "Load":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def failures(self) -> list[tuple[float, int | str]]:
+        return [r for r in self.results if r[1] != 200]
