@@ -7,5 +7,6 @@
     python -m release rollback --env dev              # redeploy the previously released image
 
 The gate, the verification and the rollback (release/flow.py) drive a `Target` (release/target.py):
-AWS's ECS and ECR APIs (release/aws.py) today, the local runner later.
+AWS's ECS and ECR APIs (release/aws.py), or with `--local` the system `make demo` runs on this machine
+(release/local.py: the emulator's APIs, the local registry, the runner's migration container and rollout).
 """

@@ -42,8 +42,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-dirty", action="store_true", help="push from a tree with uncommitted changes (dev only)")
     p.add_argument("--tag", help="deploy: an image tag pushed earlier (default: the last one pushed)")
     p.add_argument("--registry", help="push to this host:port instead of ECR (the local registry, with the emulator)")
-    p.add_argument("--history", type=Path, default=ROOT / ".release", help="where pushes and deploys are recorded")
-    p.add_argument("--poll", type=float, default=flow.Timing.poll, help="seconds between status checks")
+    p.add_argument("--history", type=Path, default=ROOT / ".release",
+                   help="where pushes and deploys are recorded (with --local: <workdir>/releases)")
+    p.add_argument("--poll", type=float, help=f"seconds between status checks (default {flow.Timing.poll:.0f}, "
+                   "1 with --local)")
+    p.add_argument("--local", action="store_true",
+                   help="release to the system `make demo` runs on this machine (emulator, registry, runner)")
+    p.add_argument("--workdir", type=Path, default=ROOT / ".local-deploy",
+                   help="with --local: the work folder of `make demo` (default .local-deploy)")
     return p
 
 
@@ -64,11 +70,16 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
     if args.env not in environments:
         raise BadInput(f"unknown environment {args.env!r}: use one of {', '.join(environments)} "
                        "(infra/environments.py)")
+    if args.local:
+        target = _local_target(args, environments[args.env].region)
+        # Its own record: a local release must never become what `rollback` of the AWS environment returns to.
+        history = History(args.workdir / "releases", args.env)
+        return _steps(args, target, history, flow.Timing(poll=args.poll or 1.0))
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     if _is_loopback(endpoint) and args.command in ("push", "release") and not args.registry:
         raise BadInput("AWS_ENDPOINT_URL is a local emulator, which serves no registry: pass --registry "
                        "127.0.0.1:PORT (the local registry, `python -m runner.registry start`)")
-    needed = stack_outputs.NEEDED_BY["deploy --tag" if args.command == "deploy" and args.tag else args.command]
+    needed = stack_outputs_needed(args)
     outs = (stack_outputs.from_file(args.outputs, needed) if args.outputs
             else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed))
     history = History(args.history, args.env)
@@ -85,14 +96,42 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
                            pusher=buildah_pusher(registry_tls=not args.registry), registry=args.registry)
     else:
         target = target_factory(args.env, outs)
-    timing = flow.Timing(poll=args.poll)
+    _steps(args, target, history, flow.Timing(poll=args.poll or flow.Timing.poll))
 
+
+def _local_target(args: argparse.Namespace, region: str):
+    from release.aws import AwsTarget, buildah_pusher
+    from release.local import LocalTarget, running_system, terraform_applier
+    from release.local import stack_outputs as demo_outputs
+
+    system = running_system(args.workdir)
+    if system["region"] != region:
+        raise BadInput(f"the local system in {args.workdir} runs a service of region {system['region']}, not "
+                       f"{args.env}'s {region}: give the environment `make demo` deployed")
+    endpoint = system["endpoint"]
+    outs = demo_outputs(args.workdir, endpoint, args.env, stack_outputs_needed(args))
+    if outs.service and outs.service != system["service"]:
+        raise BadInput(f"the local system in {args.workdir} runs {system['service']}, not {args.env}'s "
+                       f"{outs.service}: give the environment `make demo` deployed")
+    control = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, region),
+                        pusher=buildah_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
+                        registry=system["registry"],
+                        reread_outputs=lambda: demo_outputs(args.workdir, endpoint, args.env, stack_outputs.DEPLOYED))
+    return LocalTarget(control=control, workdir=args.workdir)
+
+
+def stack_outputs_needed(args: argparse.Namespace) -> tuple[str, ...]:
+    return stack_outputs.NEEDED_BY["deploy --tag" if args.command == "deploy" and args.tag else args.command]
+
+
+def _steps(args: argparse.Namespace, target, history: History, timing: flow.Timing) -> None:
     image: Image | None = None
     if args.command in ("push", "release"):
         tag = commit_tag(ROOT, allow_dirty=args.allow_dirty)
         image = target.push(tag)
         history.record_pushed(image)
-        flow.say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate --env {args.env}")
+        flow.say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate "
+                 f"{'--local ' if args.local else ''}--env {args.env}")
     elif args.command in ("migrate", "deploy"):
         image = history.last_pushed() if not args.tag else _tagged(args.tag, history, target)
     if args.command in ("migrate", "release"):

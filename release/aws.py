@@ -40,13 +40,15 @@ class Applier(Protocol):
         """Apply the environment's stack with the service on `image` (raise ReleaseError on failure)."""
 
 
-def buildah_pusher(registry_tls: bool = True) -> Pusher:
-    """runner.image's builder, then `buildah push` with an auth file (never credentials on a command line)."""
+def buildah_pusher(registry_tls: bool = True, settings=None) -> Pusher:
+    """runner.image's builder, then `buildah push` with an auth file (never credentials on a command line).
+    `settings`: a runner.image.ImageSettings (default: app/ of this checkout)."""
 
     def push(tag: str, destination: str, auth: dict) -> str:
         from runner import image as builder
 
-        settings = builder.ImageSettings()
+        nonlocal settings
+        settings = settings or builder.ImageSettings()
         built = builder.build(settings)
         with tempfile.TemporaryDirectory(prefix="release-push-") as folder:
             authfile, digestfile = Path(folder) / "auth.json", Path(folder) / "digest"
@@ -95,6 +97,10 @@ class AwsTarget:
     """Reads the stack's outputs again after an apply (a first deploy creates the cluster and service)."""
     _logs: dict[str, dict] = field(default_factory=dict)
 
+    @property
+    def selector(self) -> str:
+        return f"--env {self.environment}"
+
     # -- the image ----------------------------------------------------------------------------------
     def tag_exists(self, tag: str) -> bool:
         try:
@@ -138,14 +144,23 @@ class AwsTarget:
         return Image(repository_url=self.outputs.repository_url, tag=tag, digest=digest)
 
     # -- the migration ------------------------------------------------------------------------------
-    def start_migration(self, image: Image) -> str:
+    def register_migration(self, image: Image) -> str:
+        """A revision of the migration family on the new image; returns its ARN. The service must not see the
+        new image before its migration has succeeded, so Terraform's apply comes after."""
         ecs = self.client("ecs")
         current = ecs.describe_task_definition(taskDefinition=self.outputs.migration_task_definition)["taskDefinition"]
         containers = [dict(c, image=image.pinned) for c in current["containerDefinitions"]]
-        # A revision of the migration family on the new image: the service must not see the new image
-        # before its migration has succeeded, so Terraform's apply comes after.
         fields = {k: current[k] for k in REGISTERABLE if k in current} | {"containerDefinitions": containers}
-        revision = ecs.register_task_definition(**fields)["taskDefinition"]
+        return ecs.register_task_definition(**fields)["taskDefinition"]["taskDefinitionArn"]
+
+    def deregister(self, revision: str) -> None:
+        """A one-off revision is removed once its task stopped: Terraform owns the family."""
+        self.client("ecs").deregister_task_definition(taskDefinition=revision)
+
+    def start_migration(self, image: Image) -> str:
+        ecs = self.client("ecs")
+        revision = ecs.describe_task_definition(taskDefinition=self.register_migration(image))["taskDefinition"]
+        containers = revision["containerDefinitions"]
         essential = next(c for c in containers if c.get("essential", True))
         started = ecs.run_task(
             cluster=self.outputs.cluster, taskDefinition=revision["taskDefinitionArn"], count=1,
@@ -155,7 +170,7 @@ class AwsTarget:
                                                           "assignPublicIp": "DISABLED"}},
             overrides={"containerOverrides": [{"name": essential["name"], "command": MIGRATION_COMMAND}]})
         if started.get("failures") or not started.get("tasks"):
-            ecs.deregister_task_definition(taskDefinition=revision["taskDefinitionArn"])
+            self.deregister(revision["taskDefinitionArn"])
             raise ReleaseError(f"ECS did not start the migration task: {started.get('failures')}; the service was "
                                "not changed. Check the cluster's capacity and the subnets, then run "
                                f"`python -m release migrate --env {self.environment}` again")
@@ -174,7 +189,7 @@ class AwsTarget:
         task = ecs.describe_tasks(cluster=self.outputs.cluster, tasks=[run["arn"]])["tasks"][0]
         if task.get("lastStatus") != "STOPPED":
             return None
-        ecs.deregister_task_definition(taskDefinition=run["revision"])  # one-off: Terraform owns the family
+        self.deregister(run["revision"])
         return _outcome(task, run["container"])
 
     def migration_logs(self, task_id: str) -> Iterable[str]:

@@ -14,6 +14,9 @@ from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.target import Target
 
 
+PROGRESS_EVERY = 10.0  # seconds between two progress lines while waiting
+
+
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -101,6 +104,12 @@ def _stopped_reasons(status: ServiceStatus) -> str:
                      for t in status.stopped_tasks)
 
 
+def _progress(status: ServiceStatus, expected: str) -> str:
+    new = [d for d in status.deployments if d.task_definition == expected]
+    running = f"{new[0].running} of {new[0].desired} new tasks running" if new else "the new deployment not started yet"
+    return f"{running}, {len(status.deployments)} deployment(s)"
+
+
 def deploy(target: Target, image: Image, history: History, timing: Timing = Timing(), sleep=time.sleep) -> str:
     """Point the service at `image`, wait until it is steady on the new task definition, record it."""
     say(f"==> deploying {image.pinned} to {target.environment}")
@@ -112,18 +121,24 @@ def deploy(target: Target, image: Image, history: History, timing: Timing = Timi
         last[:] = [target.service_status()]
         return rollout_verdict(last[0], expected)
 
-    result = _wait(verdict, timing.rollout_timeout, timing.poll, sleep=sleep,
-                   on_tick=lambda s: say(f"    ... {s:.0f} s, not steady yet"))
+    shown = [-PROGRESS_EVERY]
+
+    def progress(elapsed: float) -> None:
+        if elapsed - shown[0] >= PROGRESS_EVERY:
+            shown[0] = elapsed
+            say(f"    ... {elapsed:.0f} s: {_progress(last[0], expected)}")
+
+    result = _wait(verdict, timing.rollout_timeout, timing.poll, sleep=sleep, on_tick=progress)
     if result is None:
         raise ReleaseError(
             f"the service did not reach a steady state on {expected} within {timing.rollout_timeout:.0f} s. "
             f"Stopped tasks: {_stopped_reasons(last[0]) if last else 'unknown'}. Look at the service's events; "
-            f"to go back, run `python -m release rollback --env {target.environment}`", changed=True)
+            f"to go back, run `python -m release rollback {target.selector}`", changed=True)
     if result:
         raise ReleaseError(
             f"{result}. Stopped tasks: {_stopped_reasons(last[0])}. The release FAILED even though the "
             "configuration was applied: fix the cause, then release again or run "
-            f"`python -m release rollback --env {target.environment}` to make the configuration match", changed=True)
+            f"`python -m release rollback {target.selector}` to make the configuration match", changed=True)
     history.record_deployed(image)
     say(f"==> {target.environment} is steady on {image.pinned}")
     return expected

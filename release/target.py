@@ -1,7 +1,8 @@
 """The one interface the release logic drives; an implementation per place the app runs.
 
-release/aws.py: ECS and ECR through boto3 (tested against the emulator). The local runner (runner/) is
-the second target to come: it runs the same gate, verification and rollback from release/flow.py.
+release/aws.py: ECS and ECR through boto3 (tested against the emulator). release/local.py: the system
+`make demo` runs on this machine (the emulator's APIs, the local registry, the runner); the gate, the
+verification and the rollback are release/flow.py's for both.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from release.model import Image, ServiceStatus, TaskOutcome
 
 class Target(Protocol):
     environment: str
+    selector: str
+    """The command-line arguments that name this target in advice: `--env dev` or `--local --env dev`."""
 
     def push(self, tag: str) -> Image:
         """Push the built image under `tag` (refusing a tag the repository already has); return it with its digest."""

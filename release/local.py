@@ -1,0 +1,187 @@
+"""The local target: the system `make demo` runs on this machine, released by the same flow as AWS.
+
+What AWS keeps in its APIs stays in the emulator's, through `AwsTarget` and the same calls: the ECR token,
+the migration's task-definition revision on the new image, the service's configuration (`apply`). What runs
+is the runner's (runner/): the local registry holds the images, `python -m runner migrate` runs the
+migration container once against the local PostgreSQL, and the runner's supervisor rolls the service's
+tasks behind HAProxy (and trips the deployment circuit breaker as ECS would). This module only maps the
+`Target` questions onto those: it decides nothing that release/flow.py does not decide for AWS too.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from release.aws import AwsTarget
+from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
+from release.outputs import StackOutputs
+from runner.registry import manifest_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+LIVE = ("starting", "serving", "draining")
+
+
+def running_system(workdir: Path) -> dict:
+    """What `python -m runner up` recorded in `workdir`: endpoint, cluster, service, registry, region."""
+    desired = Path(workdir).resolve() / "runner" / "desired.json"
+    if not desired.is_file():
+        raise BadInput(f"nothing runs in {workdir} (no {desired}): start the local system with `make demo` "
+                       "first, or pass the --workdir it used")
+    return json.loads(desired.read_text())
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@dataclass
+class LocalTarget:
+    control: AwsTarget
+    """The emulator's APIs, with `registry` set to the local registry (push, task definitions, the service)."""
+    workdir: Path
+    """The runner's work folder (`make demo`: .local-deploy)."""
+    _runs: dict[str, dict] = field(default_factory=dict)
+    _expected: str = ""
+
+    @property
+    def environment(self) -> str:
+        return self.control.environment
+
+    @property
+    def selector(self) -> str:
+        return f"--local --env {self.environment}"
+
+    @property
+    def outputs(self) -> StackOutputs:
+        return self.control.outputs
+
+    @property
+    def _folder(self) -> Path:
+        return Path(self.workdir).resolve() / "runner"
+
+    def _system(self) -> dict:
+        return running_system(self.workdir)
+
+    # -- the image: the local registry is this system's ECR ----------------------------------------------
+    def find_image(self, tag: str) -> Image | None:
+        digest = manifest_digest(self._system()["registry"], self.outputs.repository_name, tag)
+        return None if digest is None else Image(self.outputs.repository_url, tag, digest)
+
+    def push(self, tag: str) -> Image:
+        if self.find_image(tag) is not None:
+            raise BadInput(f"the tag {tag} is already in {self.outputs.repository_name} (tags are immutable): deploy "
+                           f"it with `python -m release deploy --local --env {self.environment} --tag {tag}`, or "
+                           "commit a change to release a new image")
+        return self.control.push(tag)
+
+    # -- the migration: one container, run by the runner ------------------------------------------------
+    def start_migration(self, image: Image) -> str:
+        system = self._system()
+        revision = self.control.register_migration(image)
+        task_id = f"local-{image.tag}-{len(self._runs) + 1}"
+        log = self._folder / f"{task_id}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "runner", "migrate", "--workdir", str(self.workdir),
+                 "--endpoint", system["endpoint"], "--region", system["region"], "--cluster", system["cluster"],
+                 "--service", system["service"], "--registry", system["registry"], "--migration-family", revision],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self._runs[task_id] = {"process": process, "log": log, "offset": 0, "revision": revision}
+        return task_id
+
+    def migration_outcome(self, task_id: str) -> TaskOutcome | None:
+        run = self._runs[task_id]
+        code = run["process"].poll()
+        if code is None:
+            return None
+        self.control.deregister(run["revision"])
+        return TaskOutcome(task_id=task_id, exit_code=code, stopped_reason=TaskOutcome.NORMAL_STOP)
+
+    def migration_logs(self, task_id: str) -> list[str]:
+        run = self._runs[task_id]
+        with run["log"].open("rb") as log:
+            log.seek(run["offset"])
+            data = log.read()
+        complete = data[:data.rfind(b"\n") + 1]  # a line still being written is read next time
+        run["offset"] += len(complete)
+        return complete.decode(errors="replace").splitlines()
+
+    # -- the service: configuration on the emulator, the rollout by the runner's supervisor ---------------
+    def apply(self, image: Image) -> str:
+        expected = self.control.apply(image)
+        system = self._system()
+        rolled = subprocess.run(
+            [sys.executable, "-m", "runner", "up", "--no-wait", "--workdir", str(self.workdir),
+             "--endpoint", system["endpoint"], "--region", system["region"], "--cluster", system["cluster"],
+             "--service", system["service"], "--registry", system["registry"]],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        if rolled.returncode != 0:
+            raise ReleaseError(f"the service's configuration now names {expected}, but the local runner did not "
+                               "take the new deployment (its output is above): fix the cause and run "
+                               f"`python -m release deploy --local --env {self.environment}` again", changed=True)
+        self._expected = expected
+        return expected
+
+    def service_status(self) -> ServiceStatus:
+        desired, status = _read(self._folder / "desired.json"), _read(self._folder / "status.json")
+        if not status or status.get("generation") != desired.get("generation"):
+            # The supervisor has not picked the new deployment up yet.
+            return ServiceStatus((Deployment("PRIMARY", self._expected, "IN_PROGRESS"),))
+        primary, failed = status["primary"], status.get("failed_task_definition", "")
+        live = [t for t in status["tasks"] if t["state"] in LIVE]
+        serving = sum(t["arn"] == primary and t["state"] == "serving" for t in live)
+        if failed == primary:
+            state = "FAILED"
+        else:
+            state = "COMPLETED" if status.get("steady") else "IN_PROGRESS"
+        deployments = [Deployment("PRIMARY", primary, state, status.get("failure", "") if failed == primary else "",
+                                  desired=status.get("desired_count", 0), running=serving)]
+        if failed and failed != primary:  # rolled back by the circuit breaker
+            deployments.append(Deployment("ACTIVE", failed, "FAILED", status.get("failure", "")))
+        deployments += [Deployment("ACTIVE", arn, "IN_PROGRESS") for arn in sorted({t["arn"] for t in live})
+                        if arn not in (primary, failed)]
+        stopped = tuple(TaskOutcome(task_id=s["name"], exit_code=s.get("exit_code"),
+                                    stopped_reason=TaskOutcome.NORMAL_STOP,
+                                    container_reason="before it was healthy in the load balancer"
+                                    if s.get("before_healthy") else "")
+                        for s in reversed(status.get("stopped", [])[-5:]))
+        return ServiceStatus(tuple(deployments), stopped)
+
+
+def terraform_applier(workdir: Path, endpoint: str):
+    """What `cdktf deploy ENV` does, against the emulator in `make demo`'s work folder: synthesize with
+    IMAGE_TAG set to the image's digest, then `terraform init` and `apply` (logs in <workdir>/logs/)."""
+    from tools.terraform import LocalDeployment
+
+    def apply(environment: str, image: Image) -> None:
+        deployment = LocalDeployment(endpoint, workdir, environment, say=lambda line: print(line, file=sys.stderr))
+        print(f"==> terraform apply of {environment} on the emulator (IMAGE_TAG={image.digest}); logs in "
+              f"{deployment.logs}", file=sys.stderr, flush=True)
+        for run in (lambda: deployment.synth(image.digest), lambda: deployment.init(environment),
+                    lambda: deployment.apply(environment, plan_file=None, heartbeat=20)):
+            step = run()
+            if not step.ok:
+                raise ReleaseError(f"{' '.join(step.argv[:2])} failed ({step.log}):\n{step.errors()}\nThe migration "
+                                   "already ran. Fix the cause and run `python -m release deploy --local --env "
+                                   f"{environment}` to deploy the same image again", changed=True)
+
+    return apply
+
+
+def stack_outputs(workdir: Path, endpoint: str, environment: str, needed: tuple[str, ...]) -> StackOutputs:
+    """The environment's outputs from the state `make demo` applied on the emulator."""
+    from release.outputs import parse
+    from tools.terraform import DeployError, LocalDeployment
+
+    try:
+        raw = LocalDeployment(endpoint, workdir, environment).outputs(environment)
+    except (DeployError, OSError) as error:
+        raise BadInput(f"the {environment} stack's outputs cannot be read from {workdir}: {error}\nIs it the "
+                       f"environment `make demo` deployed? (`python -m tools.demo up --stack {environment}`)") from None
+    return parse(raw, f"the {environment} stack in {workdir}", needed)
