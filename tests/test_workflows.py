@@ -121,6 +121,18 @@ def test_the_environments_job_prints_the_configured_names_in_their_order():
     assert (result.returncode, json.loads(result.stdout)) == (0, _environment_names())
 
 
+def test_a_broken_environments_file_is_one_error_line_and_exit_2(monkeypatch, capsys):
+    import tools.environments
+    from infra.config import ConfigError
+
+    def broken() -> list[str]:
+        raise ConfigError("web.region: 'mars-1' is not an AWS region botocore knows")
+
+    monkeypatch.setattr(tools.environments, "names", broken)
+    assert tools.environments.main() == 2
+    assert capsys.readouterr().err == "error: infra/environments.py: web.region: 'mars-1' is not an AWS region botocore knows\n"
+
+
 def test_the_release_deploys_each_environment_in_its_own_github_environment_one_at_a_time():
     job = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())["jobs"]["release"]
     assert (job["environment"], job["strategy"]["max-parallel"], job["strategy"]["fail-fast"]) == (
