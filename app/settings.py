@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Connections per process, opened on first need and kept (steady load opens none). The app is
     # async: one connection serves many requests in turn, so a few per CPU core are enough.
     db_pool_size: int = Field(10, ge=1, le=100)
-    # How long a request waits for a free connection before its 503.
+    # How long a request waits for a free connection (also while the database is down) before its 503.
     db_pool_timeout_seconds: float = Field(5, gt=0)
     # A pooled connection idle for longer is pinged (one round trip) before use; a fresher one only
     # gets a free check of its socket. Below the idle timeouts of NATs and proxies on the way.

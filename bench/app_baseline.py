@@ -1,34 +1,32 @@
-"""bench/app_load.py's baseline: the bare framework, one route per measured request, the app's SQL.
+"""The load benchmarks' baseline: the bare framework, one route per measured request, the app's SQL.
 
 `async def` FastAPI routes on uvicorn, no middleware, no request log, no settings, no credential
-re-reading, and psycopg 3 async connections in autocommit handed out by an asyncio.Queue: the
-core of psycopg_pool's AsyncConnectionPool (which is not installed: it is not in Pipfile.lock),
-without its background maintenance.
+re-reading, and psycopg_pool's AsyncConnectionPool (BASELINE_POOL_SIZE connections, kept open, in
+autocommit) as its documentation shows it: `async with pool.connection()`, no check on checkout.
+Used by bench/app_load.py and bench/load_balancer.py.
 
     BASELINE_DATABASE_URL=postgresql://... python -m uvicorn bench.app_baseline:app --port 8001
 """
 
-import asyncio
 import os
 from contextlib import asynccontextmanager
 
-import psycopg
 from fastapi import FastAPI, HTTPException
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 COLUMNS = ("id", "title", "body", "created_at", "updated_at")
 SELECTED = ", ".join(COLUMNS)
 SIZE = int(os.environ.get("BASELINE_POOL_SIZE", "10"))
-idle: asyncio.Queue[psycopg.AsyncConnection] = asyncio.Queue()
+pool = AsyncConnectionPool(os.environ["BASELINE_DATABASE_URL"], min_size=SIZE, max_size=SIZE, kwargs={"autocommit": True},
+                           open=False)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    for _ in range(SIZE):
-        idle.put_nowait(await psycopg.AsyncConnection.connect(os.environ["BASELINE_DATABASE_URL"], autocommit=True))
+    await pool.open(wait=True)
     yield
-    while not idle.empty():
-        await idle.get_nowait().close()
+    await pool.close()
 
 
 app = FastAPI(lifespan=lifespan)
@@ -40,11 +38,8 @@ class NewNote(BaseModel):
 
 
 async def one(statement: str, params: tuple) -> dict | None:
-    connection = await idle.get()
-    try:
+    async with pool.connection() as connection:
         row = await (await connection.execute(statement, params)).fetchone()
-    finally:
-        idle.put_nowait(connection)
     return None if row is None else dict(zip(COLUMNS, row))
 
 

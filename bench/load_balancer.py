@@ -4,8 +4,8 @@
         [--connections 32] [--duration 10s] [--rounds 3] [--out .local-deploy/bench/load_balancer.json]
 
 --target is the load balancer's address (HAProxy in front of the tasks); --database-url the database
-the tasks use: the baseline (bench/baseline_app.py: FastAPI on uvicorn, one route per request, the
-same SQL) is started here on it, so both sides read the same rows. For GET /health, a note read and a
+the tasks use: the baseline (bench/app_baseline.py: async FastAPI on uvicorn, one route per request, the
+same SQL on psycopg's async pool) is started here on it, so both sides read the same rows. For GET /health, a note read and a
 note write, wrk runs against each side in turn, alternating which goes first in each round, and the
 medians of requests/s, p50 and p99 are printed with the issue's targets (note read through the load
 balancer >= 0.5x the baseline's requests/s; its p99 <= 3x its p50). It asserts nothing.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -30,12 +29,9 @@ import httpx
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-NOTE = {"title": "benchmark", "body": "x" * 200}
-POST_SCRIPT = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '%s'
-""" % json.dumps(NOTE)
+sys.path.insert(0, str(ROOT))
+
+from bench.wrk import NOTE, POST_SCRIPT, wrk  # noqa: E402
 
 
 def free_port() -> int:
@@ -49,24 +45,6 @@ def loopback(url: str) -> str:
     if host not in ("127.0.0.1", "localhost") and not host.startswith("127."):
         sys.exit(f"error: {url} is not on 127.0.0.0/8: this benchmark only sends traffic to this machine")
     return url.rstrip("/")
-
-
-def wrk(url: str, connections: int, duration: str, script: Path | None) -> dict:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", url]
-    if script is not None:
-        argv[1:1] = ["-s", str(script)]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600).stdout
-
-    def latency(label: str) -> float:
-        value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M).groups()
-        return float(value) * UNITS_MS[unit]
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_ms": latency("50%"), "p99_ms": latency("99%"),
-            "non_2xx": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
 def wait_healthy(base: str, timeout: float = 30) -> None:
@@ -95,9 +73,9 @@ def main() -> int:
     target = loopback(args.target)
     port = free_port()
     baseline = f"http://127.0.0.1:{port}"
-    database_url = make_url(args.database_url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    database_url = make_url(args.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "bench.app_baseline:app", "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=os.environ | {"BASELINE_DATABASE_URL": database_url})
     results: dict[str, dict[str, list[dict]]] = {}
