@@ -8,6 +8,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from release import flow, outputs as stack_outputs
 from release.history import History
 from release.model import BadInput, Image, ReleaseError
@@ -22,10 +24,10 @@ def known_environments() -> dict:
     return environments.ENVIRONMENTS
 
 
-def _client_factory(endpoint: str | None, region: str | None):
+def _client_factory(endpoint: str | None, region: str | None, **credentials: str):
     import boto3
 
-    session = boto3.session.Session(region_name=region)
+    session = boto3.session.Session(region_name=region, **credentials)
     return lambda service: session.client(service, endpoint_url=endpoint)
 
 
@@ -113,7 +115,9 @@ def _local_target(args: argparse.Namespace, region: str):
     if outs.service and outs.service != system["service"]:
         raise BadInput(f"the local system in {args.workdir} runs {system['service']}, not {args.env}'s "
                        f"{outs.service}: give the environment `make demo` deployed")
-    control = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, region),
+    # The emulator's APIs, with its fake credentials: never the shell's AWS profile.
+    client = _client_factory(endpoint, region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    control = AwsTarget(environment=args.env, outputs=outs, client=client,
                         pusher=buildah_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
                         registry=system["registry"],
                         reread_outputs=lambda: demo_outputs(args.workdir, endpoint, args.env, stack_outputs.DEPLOYED))
@@ -151,6 +155,12 @@ def main(argv: list[str] | None = None, target_factory=None) -> int:
         state = "something was changed" if error.changed else "nothing was changed"
         print(f"error: {args.command} {args.env}: {error}\n({state})", file=sys.stderr, flush=True)
         return error.exit_code
+    except (BotoCoreError, ClientError) as error:
+        # Credentials, permissions, throttling: AWS's own words, and where the release stopped is above.
+        print(f"error: {args.command} {args.env}: AWS refused or could not be reached: {error}\nCheck the "
+              "credentials (`aws sts get-caller-identity`) and the role's permissions, then run the same "
+              "command again; the lines above say which step had started", file=sys.stderr, flush=True)
+        return 1
     flow.say(f"==> {args.command} {args.env}: done in {time.monotonic() - started:.0f} s")
     return 0
 

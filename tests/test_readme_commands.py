@@ -25,7 +25,8 @@ BLOCKS = {
         ("not run", "tests/deploy runs `npx cdktf deploy` of the bootstrap stack with these flags and applies "
                     "the dev stack with terraform"),
     "python -m runner up --endpoint http://127.0.0.1:<port> --cluster notes-dev --service notes-dev-app \\":
-        ("test", "tests/runner/test_runner.py", '"-m", "runner"'),
+        ("test", "tests/runner/local_system.py", '"-m", "runner"'),
+    ".venv/bin/python -m release release --local --env dev": ("ci",),
     "npx cdktf deploy bootstrap": ("not run", REAL_AWS),
     "ENVIRONMENTS=dev make synth": ("not run", REAL_AWS),
     "IMAGE_TAG=0.1.0 ENVIRONMENTS=dev make synth": ("not run", REAL_AWS),
