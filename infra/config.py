@@ -488,8 +488,9 @@ _BRANCH = re.compile(r"[A-Za-z0-9._/-]{1,200}")
 
 @_settings("bootstrap.ci")
 class CiConfig:
-    """GitHub Actions' identity in AWS (infra/ci_identity.py): GitHub's OIDC provider and a deploy role that
-    only this repository's workflows can assume, from `branch` or a job in one of `environments`."""
+    """GitHub Actions' identity in AWS (infra/ci_identity.py): GitHub's OIDC provider, a deploy role that only
+    this repository's workflows can assume, from `branch` or a job in one of `environments`, and a read-only
+    plan role for its pull requests."""
 
     github_repository: str
     """`owner/name` of the GitHub repository whose workflows may deploy, e.g. `example-org/notes-service`."""
@@ -529,7 +530,8 @@ class BootstrapConfig:
     noncurrent_version_expiry_days: int = 90
     """Old versions of state files are kept this long, 1 to 3650 days, then expire."""
     ci: CiConfig | None = None
-    """A `CiConfig`: the GitHub Actions OIDC provider and deploy role in this stack; None: none (deploy by hand)."""
+    """A `CiConfig`: the GitHub Actions OIDC provider, deploy role and pull-request plan role in this stack; None:
+    none (deploy by hand)."""
 
     def __post_init__(self) -> None:
         _check_bucket("bootstrap.state_bucket", self.state_bucket)
