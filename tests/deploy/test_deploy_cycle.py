@@ -12,6 +12,7 @@ from infra.environments import ENVIRONMENTS
 from security.scan import Stack, load_skips, scan_plan
 from tests.deploy.conftest import STACK
 from tools import terraform as tf
+from tools.plan_scope import outside_release
 
 pytestmark = pytest.mark.integration
 
@@ -220,6 +221,12 @@ def test_a_new_image_tag_plans_new_task_definitions_and_a_service_update_only(cy
     services = _by_type(changes, "aws_ecs_service")
     assert (changes, len(task_definitions), len(services)) == (
         {**{a: ["delete", "create"] for a in task_definitions}, **{a: ["update"] for a in services}}, 2, 1)
+
+
+def test_the_release_workflows_plan_check_lets_a_real_image_change_through_and_stops_the_first_deploy(cycle):
+    assert outside_release(cycle.fact("change-plan-json")) == []
+    # The first plan creates everything: an administrator's apply, never the deploy role's.
+    assert len(outside_release(cycle.fact("dev-plan-json"))) > 50
 
 
 def test_the_service_update_changes_only_its_task_definition(cycle):
