@@ -9,6 +9,7 @@
 - `built_image`: the `runner.image.BuiltImage` behind `app_image` (local name, tag, image id, size).
 - `podman`: argv prefix for podman with its own storage in a session folder (nothing left in the
   machine's storage) and the flags that work here (runc, cgroupfs).
+- `emulator` (per module) and `podman_storage` (the `podman` fixture's folder, for `runner up`).
 - `browser`: a headless chromium (`tests.webdriver.Chromium`): `.open(url)`, `.type(css, text)`,
   `.click(css)`, `.texts(css)`, `.wait_for_text(css, text)`, `.title()`.
 """
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from emulator.server import Emulator
 from runner.image import BuiltImage, ImageSettings, PushedImage, build, push
 from runner.registry import Registry, RegistrySettings
 from tests.webdriver import Chromium
@@ -65,6 +68,20 @@ def podman(tmp_path_factory) -> list[str]:
     subprocess.run(prefix + ["rm", "--all", "--force"], capture_output=True, timeout=120)
     subprocess.run(prefix + ["rmi", "--all", "--force"], capture_output=True, timeout=120)
     subprocess.run(["umount", "-R", str(storage / "root" / "overlay")], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """An emulator per test module: a module's services never meet another's."""
+    with Emulator(port=0) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def podman_storage(podman) -> str:
+    """The session's podman storage folder (for `runner up --podman-storage`): images are pulled once per
+    session, and removed with it."""
+    return str(Path(podman[podman.index("--root") + 1]).parent)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from emulator.server import Emulator
 from release import flow
 from release.__main__ import main as release_main
 from release.aws import REGISTERABLE, AwsTarget, buildah_pusher
@@ -48,17 +47,6 @@ def downgrade():
     op.drop_column("notes", "summary")
 '''
 FAILS = '    raise RuntimeError("migration 0002 fails on purpose")\n'
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator(port=0) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def podman_storage(podman) -> str:
-    return str(Path(podman[podman.index("--root") + 1]).parent)
 
 
 def ecs_applier(service: emulated_service.Service, environment_overrides: dict[str, str] | None = None):

@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.server import Emulator
 from runner.balancer import Balancer
 from runner.layout import Layout
 from tests.runner import emulated_service
@@ -32,18 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # load, it took 19 s, one check period more, not yet explained: the bound allows (fall + 1) periods.
 # (An ALB's bound is fall x interval + timeout.)
 DETECTION_WINDOW = (2 + 1) * (5 + 2)
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator(port=0) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def podman_storage(podman) -> str:
-    # The session's podman storage (conftest.py): images are pulled once per session, and removed with it.
-    return str(Path(podman[podman.index("--root") + 1]).parent)
 
 
 @pytest.fixture(scope="module")
