@@ -20,8 +20,9 @@ What this module adds:
 - Credentials refused at connect time are re-read from the secret (DB_SECRET_ARN), once for all the
   connection attempts that saw the refusal, and the connect is retried once with them.
 - While the database is down the pool retries in the background with a short backoff, and a request
-  gets a 503 whose logged reason names the last connection error; once the database is back, the
-  next attempt (within about 2 s, or at once for a waiting request) refills the pool: no restart.
+  gets a 503 within DOWN_WAIT_SECONDS (not after DB_POOL_TIMEOUT_SECONDS) whose logged reason names
+  the last connection error; once the database is back, the next attempt (within about 2 s, or at
+  once for a waiting request) refills the pool: no restart.
 """
 
 import asyncio
@@ -49,6 +50,11 @@ T = TypeVar("T")
 # given up and reopened on demand by the next request that waits: the library's default (5 minutes,
 # with the backoff doubling up to minutes) would leave the pool empty long after the database is back.
 RECONNECT_SECONDS = 5
+# While the last connection attempt failed, a request waits this long for a connection, not
+# DB_POOL_TIMEOUT_SECONDS: a 503 at once rather than after seconds, and the wait still makes the pool
+# try again (a waiting request is what makes it open a connection), so the first requests after the
+# database is back find one.
+DOWN_WAIT_SECONDS = 0.25
 
 
 class PoolTimeout(Exception):
@@ -171,11 +177,15 @@ class Pool:
         timeout = self.settings.db_pool_timeout_seconds
         deadline = time.monotonic() + timeout
         while True:
+            wait = deadline - time.monotonic()
+            if self.last_connect_error is not None:
+                wait = min(wait, DOWN_WAIT_SECONDS)
             try:
-                connection = await self._pool.getconn(max(deadline - time.monotonic(), 0.001))
+                connection = await self._pool.getconn(max(wait, 0.001))
             except psycopg_pool.PoolTimeout:
-                last = f"; last connection attempt: {self.last_connect_error}" if self.last_connect_error else ""
-                raise PoolTimeout(f"no connection within {timeout} s (DB_POOL_TIMEOUT_SECONDS, DB_POOL_SIZE){last}") from None
+                if self.last_connect_error is not None:
+                    raise PoolTimeout(f"the database is unavailable; last connection attempt: {self.last_connect_error}") from None
+                raise PoolTimeout(f"no connection within {timeout} s (DB_POOL_TIMEOUT_SECONDS, DB_POOL_SIZE)") from None
             if not await self._stale(connection):
                 return connection
             await connection.close()  # returned closed, the pool replaces it

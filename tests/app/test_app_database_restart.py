@@ -73,8 +73,28 @@ def test_while_the_database_is_stopped_requests_get_503_and_it_recovers_when_it_
     finally:
         cluster.resume()
 
-    assert httpx.get(f"{server.url}/ready").json() == {"status": "ready"}
+    # The pool's next attempt (its backoff is at most 2 s while a slot retries) finds the database back.
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{server.url}/ready").json() != {"status": "ready"}:
+        assert time.monotonic() < deadline, f"not ready 10 s after the database came back:\n{server.logs()[-2000:]}"
+        time.sleep(0.2)
     assert httpx.get(f"{server.url}/notes/{note['id']}").json()["title"] == "waits"
+
+
+def test_while_the_database_is_stopped_a_request_gets_its_503_at_once_not_after_the_pool_timeout(cluster, db, start_server):
+    server = start_server(db.env() | {"DB_CONNECT_TIMEOUT_SECONDS": "2", "DB_POOL_TIMEOUT_SECONDS": "10"})
+    note = httpx.post(f"{server.url}/notes", json={"title": "waits"}).json()
+    cluster.halt()
+    try:
+        httpx.get(f"{server.url}/notes/{note['id']}", timeout=60)  # the first one learns that the database is gone
+        response = httpx.get(f"{server.url}/notes/{note['id']}", timeout=60)
+    finally:
+        cluster.resume()
+    assert response.status_code == 503
+    reasons = [e["reason"] for e in server.events() if e["event"] == "db.unavailable"]
+    # Not "no connection within 10 s": it did not wait for DB_POOL_TIMEOUT_SECONDS.
+    assert reasons and all(r.startswith("the database is unavailable; last connection attempt: ")
+                           for r in reasons[1:]), reasons
 
 
 def test_an_update_whose_connection_is_lost_mid_statement_is_retried_on_another(db, start_server):
