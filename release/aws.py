@@ -144,14 +144,14 @@ class AwsTarget:
         return Image(repository_url=self.outputs.repository_url, tag=tag, digest=digest)
 
     # -- the migration ------------------------------------------------------------------------------
-    def register_migration(self, image: Image) -> str:
-        """A revision of the migration family on the new image; returns its ARN. The service must not see the
-        new image before its migration has succeeded, so Terraform's apply comes after."""
+    def register_migration(self, image: Image) -> dict:
+        """A revision of the migration family on the new image (the registered definition). The service must not
+        see the new image before its migration has succeeded, so Terraform's apply comes after."""
         ecs = self.client("ecs")
         current = ecs.describe_task_definition(taskDefinition=self.outputs.migration_task_definition)["taskDefinition"]
         containers = [dict(c, image=image.pinned) for c in current["containerDefinitions"]]
         fields = {k: current[k] for k in REGISTERABLE if k in current} | {"containerDefinitions": containers}
-        return ecs.register_task_definition(**fields)["taskDefinition"]["taskDefinitionArn"]
+        return ecs.register_task_definition(**fields)["taskDefinition"]
 
     def deregister(self, revision: str) -> None:
         """A one-off revision is removed once its task stopped: Terraform owns the family."""
@@ -159,7 +159,7 @@ class AwsTarget:
 
     def start_migration(self, image: Image) -> str:
         ecs = self.client("ecs")
-        revision = ecs.describe_task_definition(taskDefinition=self.register_migration(image))["taskDefinition"]
+        revision = self.register_migration(image)
         containers = revision["containerDefinitions"]
         essential = next(c for c in containers if c.get("essential", True))
         started = ecs.run_task(

@@ -19,6 +19,7 @@ from release.aws import AwsTarget
 from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.outputs import StackOutputs
 from runner.registry import manifest_digest
+from runner.scheduler import _read
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = ("starting", "serving", "draining")
@@ -31,13 +32,6 @@ def running_system(workdir: Path) -> dict:
         raise BadInput(f"nothing runs in {workdir} (no {desired}): start the local system with `make demo` "
                        "first, or pass the --workdir it used")
     return json.loads(desired.read_text())
-
-
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 @dataclass
@@ -83,7 +77,7 @@ class LocalTarget:
     # -- the migration: one container, run by the runner ------------------------------------------------
     def start_migration(self, image: Image) -> str:
         system = self._system()
-        revision = self.control.register_migration(image)
+        revision = self.control.register_migration(image)["taskDefinitionArn"]
         task_id = f"local-{image.tag}-{len(self._runs) + 1}"
         log = self._folder / f"{task_id}.log"
         with log.open("wb") as out:
@@ -129,7 +123,7 @@ class LocalTarget:
         return expected
 
     def service_status(self) -> ServiceStatus:
-        desired, status = _read(self._folder / "desired.json"), _read(self._folder / "status.json")
+        desired, status = _read(self._folder / "desired.json", {}), _read(self._folder / "status.json", {})
         if not status or status.get("generation") != desired.get("generation"):
             # The supervisor has not picked the new deployment up yet.
             return ServiceStatus((Deployment("PRIMARY", self._expected, "IN_PROGRESS"),))
