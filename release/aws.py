@@ -5,6 +5,7 @@ Tested against the local emulator (moto, emulator/); the same calls go to AWS wh
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import subprocess
@@ -138,8 +139,11 @@ class AwsTarget:
         # The token is base64("AWS:<password>"), valid 12 hours: exactly what a registry auth file holds.
         auth = {"auths": {host: {"auth": data["authorizationToken"]}}}
         user = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[0]
-        print(f"==> authenticated to {host} as {user} (ECR token until {data.get('expiresAt')})",
-              file=sys.stderr, flush=True)
+        expires = data.get("expiresAt")
+        # The emulator's token carries a fixed date in the past: say nothing rather than something alarming.
+        fresh = isinstance(expires, datetime.datetime) and expires > datetime.datetime.now(expires.tzinfo)
+        until = f" (ECR token until {expires:%Y-%m-%d %H:%M %Z})" if fresh else ""
+        print(f"==> authenticated to {host} as {user}{until}", file=sys.stderr, flush=True)
         digest = self.pusher(tag, f"{host}/{self.outputs.repository_name}:{tag}", auth)
         return Image(repository_url=self.outputs.repository_url, tag=tag, digest=digest)
 
