@@ -13,11 +13,13 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from release.aws import AwsTarget
 from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.outputs import StackOutputs
+from runner.layout import Layout
 from runner.registry import manifest_digest
 from runner.scheduler import _read
 
@@ -27,7 +29,7 @@ LIVE = ("starting", "serving", "draining")
 
 def running_system(workdir: Path) -> dict:
     """What `python -m runner up` recorded in `workdir`: endpoint, cluster, service, registry, region."""
-    desired = Path(workdir).resolve() / "runner" / "desired.json"
+    desired = Layout(workdir=Path(workdir)).desired_file
     if not desired.is_file():
         raise BadInput(f"nothing runs in {workdir} (no {desired}): start the local system with `make demo` "
                        "first, or pass the --workdir it used")
@@ -56,15 +58,24 @@ class LocalTarget:
         return self.control.outputs
 
     @property
-    def _folder(self) -> Path:
-        return Path(self.workdir).resolve() / "runner"
+    def _layout(self) -> Layout:
+        return Layout(workdir=Path(self.workdir))
 
+    @cached_property
     def _system(self) -> dict:
+        """Where the running system is; it does not move while a release runs."""
         return running_system(self.workdir)
+
+    def _runner(self, command: str, *extra: str) -> list[str]:
+        """`python -m runner COMMAND` aimed at the running system."""
+        system = self._system
+        return [sys.executable, "-m", "runner", command, "--workdir", str(self.workdir), "--endpoint",
+                system["endpoint"], "--region", system["region"], "--cluster", system["cluster"],
+                "--service", system["service"], "--registry", system["registry"], *extra]
 
     # -- the image: the local registry is this system's ECR ----------------------------------------------
     def find_image(self, tag: str) -> Image | None:
-        digest = manifest_digest(self._system()["registry"], self.outputs.repository_name, tag)
+        digest = manifest_digest(self._system["registry"], self.outputs.repository_name, tag)
         return None if digest is None else Image(self.outputs.repository_url, tag, digest)
 
     def push(self, tag: str) -> Image:
@@ -76,16 +87,12 @@ class LocalTarget:
 
     # -- the migration: one container, run by the runner ------------------------------------------------
     def start_migration(self, image: Image) -> str:
-        system = self._system()
         revision = self.control.register_migration(image)["taskDefinitionArn"]
         task_id = f"local-{image.tag}-{len(self._runs) + 1}"
-        log = self._folder / f"{task_id}.log"
+        log = self._layout.folder / f"{task_id}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "runner", "migrate", "--workdir", str(self.workdir),
-                 "--endpoint", system["endpoint"], "--region", system["region"], "--cluster", system["cluster"],
-                 "--service", system["service"], "--registry", system["registry"], "--migration-family", revision],
-                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(self._runner("migrate", "--migration-family", revision), cwd=ROOT,
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         self._runs[task_id] = {"process": process, "log": log, "offset": 0, "revision": revision}
         return task_id
 
@@ -109,12 +116,8 @@ class LocalTarget:
     # -- the service: configuration on the emulator, the rollout by the runner's supervisor ---------------
     def apply(self, image: Image) -> str:
         expected = self.control.apply(image)
-        system = self._system()
-        rolled = subprocess.run(
-            [sys.executable, "-m", "runner", "up", "--no-wait", "--workdir", str(self.workdir),
-             "--endpoint", system["endpoint"], "--region", system["region"], "--cluster", system["cluster"],
-             "--service", system["service"], "--registry", system["registry"]],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        rolled = subprocess.run(self._runner("up", "--no-wait"), cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL)
         if rolled.returncode != 0:
             raise ReleaseError(f"the service's configuration now names {expected}, but the local runner did not "
                                "take the new deployment (its output is above): fix the cause and run "
@@ -123,7 +126,7 @@ class LocalTarget:
         return expected
 
     def service_status(self) -> ServiceStatus:
-        desired, status = _read(self._folder / "desired.json", {}), _read(self._folder / "status.json", {})
+        desired, status = _read(self._layout.desired_file, {}), _read(self._layout.status_file, {})
         if not status or status.get("generation") != desired.get("generation"):
             # The supervisor has not picked the new deployment up yet.
             return ServiceStatus((Deployment("PRIMARY", self._expected, "IN_PROGRESS"),))

@@ -171,7 +171,7 @@ def test_a_release_with_a_new_column_migrates_once_and_rolls_both_tasks_under_lo
     assert status["steady"] and {t["arn"] for t in status["tasks"]} == {system.task_definition()}
     assert not before & set(system.up.containers()), "both tasks were replaced"
     assert system.history.previous().tag != image.tag
-    assert Image(**History(system.history.path.parent, "local")._read()["deployed"][-1]) == image
+    assert Image(**system.history._read()["deployed"][-1]) == image
 
 
 def test_a_deployment_whose_tasks_crash_is_rolled_back_by_the_circuit_breaker_and_the_release_fails(system):
