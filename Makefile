@@ -13,8 +13,13 @@ endif
 
 PYTHON := .venv/bin/python
 
-.PHONY: setup synth test demo demo-down test-deploy mutation docs
-setup: .venv/.synced node_modules/.synced
+.PHONY: setup paths synth test demo demo-down test-deploy mutation docs
+setup: paths .venv/.synced node_modules/.synced
+
+# Before anything is installed: a checkout too deep for Linux's path limit stops here, naming the limit
+# (local/paths.py; standard library only). Run roots and sockets live in /tmp/notes-*, whatever the depth.
+paths:
+	@python3 -m local.paths --workdir .local-deploy
 
 .venv/.synced: Pipfile.lock
 	tools/setup.sh python

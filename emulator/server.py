@@ -22,7 +22,7 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
-from tools.processes import free_port, pid_alive, port_free
+from local.processes import free_port, pid_alive, port_free
 
 from . import patches
 

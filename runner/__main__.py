@@ -12,21 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from local import paths
 from runner import deployment as deployed
 from runner import tasks as podman_tasks
 from runner.balancer import Balancer, BalancerError, BalancerSettings
 from runner.database import Database, DatabaseError, DatabaseSettings
 from runner.layout import Layout
-from tools.processes import free_port, port_free
+from local.processes import free_port, port_free
 from runner.scheduler import _read, _write
 
-ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError)
+ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError, paths.PathError)
 
 
 class RunnerError(Exception):
@@ -67,6 +69,12 @@ def up(args: argparse.Namespace) -> int:
         layout = Layout(workdir=workdir, network=args.network,
                         podman_storage=Path(args.podman_storage) if args.podman_storage else None)
         port = args.port or free_port()
+        try:  # before anything starts: a path over a limit fails here and leaves nothing behind
+            paths.check_workdir(workdir)
+            _forget_legacy_runroot(layout.podman())
+        except paths.PathError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     else:
         layout, saved = Layout.load(workdir)
         port = saved["port"]
@@ -120,6 +128,16 @@ def up(args: argparse.Namespace) -> int:
     say(f"up in {time.monotonic() - started:.0f} s")
     print(f"http://127.0.0.1:{port}/")
     return 0
+
+
+def _forget_legacy_runroot(podman: podman_tasks.Podman) -> None:
+    """Storage made before the run root moved out of it (to local.paths): podman's database records the old
+    run root and refuses the new one ("database configuration mismatch"). Nothing runs from it here (`up` is
+    fresh), so its database is dropped; the images, in the storage itself, stay."""
+    legacy = podman.storage / "run"
+    if legacy.is_dir():
+        (podman.storage / "root" / "libpod" / "bolt_state.db").unlink(missing_ok=True)
+        shutil.rmtree(legacy)
 
 
 def _start_supervisor(layout: Layout) -> None:
@@ -206,6 +224,11 @@ def down(args: argparse.Namespace, quiet: bool = False) -> int:
     _database(layout).stop()
     for path in (layout.desired_file, layout.status_file, layout.tasks_file, layout.settings_file):
         path.unlink(missing_ok=True)
+    # The short folders outside the checkout (local.paths): the balancer's socket, and podman's run root
+    # where the storage is this work folder's own (a storage given with --podman-storage may serve others).
+    paths.remove(layout.folder)
+    if layout.podman_storage is None:
+        paths.remove(podman.storage)
     say("down: nothing of this work folder is running")
     return 0
 

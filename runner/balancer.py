@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.processes import port_free
+from local import paths
+from local.processes import port_free
 from runner.deployment import HealthCheck
 
 BACKEND = "tasks"
@@ -51,7 +52,7 @@ def config(settings: BalancerSettings, socket_path: Path) -> str:
     servers = "\n".join(f"  server slot{i} {address}:{settings.container_port} disabled"
                         for i, address in enumerate(settings.addresses))
     return f"""global
-  stats socket {socket_path} level admin
+  stats socket '{socket_path}' level admin
   maxconn 4096
 defaults
   mode http
@@ -80,7 +81,8 @@ class Balancer:
         self.folder = folder
         self.config_file = folder / "haproxy.cfg"
         self.pidfile = folder / "haproxy.pid"
-        self.socket = folder / "haproxy.sock"
+        # Outside the work folder: a unix socket's path is limited to 107 bytes (local.paths).
+        self.socket = paths.socket_path(folder, "haproxy.sock")
         self.log = folder / "haproxy.log"
 
     def pid(self) -> int | None:
@@ -98,6 +100,7 @@ class Balancer:
             raise BalancerError(f"port {settings.port} on 127.0.0.1 is already in use: pass another --port "
                                 "(0 picks a free one), or stop what listens there")
         self.folder.mkdir(parents=True, exist_ok=True)
+        paths.ensure(self.socket.parent)
         self.config_file.write_text(config(settings, self.socket))
         result = subprocess.run(["haproxy", "-D", "-p", str(self.pidfile), "-f", str(self.config_file)],
                                 capture_output=True, text=True, timeout=30)

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.processes import port_free
+from local.processes import port_free
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

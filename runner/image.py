@@ -21,12 +21,15 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from local import paths
 
 from .registry import Registry, RegistryError, RegistrySettings
 
@@ -149,16 +152,20 @@ def _run(argv: list[str], what: str, advice: str, env: dict[str, str] | None = N
     if result.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-25:])
         where = f" (full output: {log})" if log else ""
-        raise ImageError(f"{what} failed (exit {result.returncode}){where}; {advice}\n{tail}")
+        raise ImageError(f"{what} failed (exit {result.returncode}){where}; {advice}\n{tail}\n"
+                         f"  command: {shlex.join(argv)}")
     return result.stdout
 
 
 class Buildah:
-    """buildah with its own storage under the cache, so that it never meets podman's storage settings."""
+    """buildah with its own storage under the cache, so that it never meets podman's storage settings; its run
+    root is short and outside the cache, as podman's must be (local.paths), since the cache may be deep."""
 
     def __init__(self, settings: ImageSettings) -> None:
         self.storage = Path(settings.cache) / f"storage-{settings.storage_driver}"
-        self.prefix = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "run"),
+        runroot = paths.podman_runroot(self.storage)
+        paths.ensure(runroot.parent)
+        self.prefix = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(runroot),
                        "--storage-driver", settings.storage_driver]
         # chroot isolation: RUN steps work without user namespaces or a container runtime.
         self.env = os.environ | {"BUILDAH_ISOLATION": "chroot", "STORAGE_DRIVER": settings.storage_driver}

@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.processes import free_port, pid_alive, port_free
+from local.processes import free_port, pid_alive, port_free
 
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = "docker-registry"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from local import paths
 from runner.deployment import TaskSpec
 
 # crun refuses this machine's cgroups; runc needs cgroupfs and explicit ulimits (../shared/FIELD-NOTES.md).
@@ -31,14 +33,20 @@ class Podman:
     """podman's own storage (images, containers), apart from the machine's."""
     workdir: Path
 
+    @property
+    def runroot(self) -> Path:
+        """Short and outside the checkout (local.paths): podman refuses a run root over 50 bytes."""
+        return paths.podman_runroot(self.storage)
+
     def argv(self, *args: str) -> list[str]:
-        return ["podman", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "run"),
-                *PODMAN_FLAGS, *args]
+        paths.ensure(self.runroot.parent)
+        return ["podman", "--root", str(self.storage / "root"), "--runroot", str(self.runroot), *PODMAN_FLAGS, *args]
 
     def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout)
+        argv = self.argv(*args)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise TaskError(f"podman {args[0]} failed: {result.stderr.strip()[-800:]}")
+            raise TaskError(failure(argv, result))
         return result
 
     @property
@@ -46,11 +54,14 @@ class Podman:
         return f"{LABEL}={self.workdir.resolve()}"
 
     def pull(self, image: str) -> None:
-        result = self.run("pull", "--quiet", "--tls-verify=false", image, check=False)
+        argv = self.argv("pull", "--quiet", "--tls-verify=false", image)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         if result.returncode != 0:
-            raise TaskError(f"image {image} cannot be pulled from the local registry "
-                            f"({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no output'}): "
-                            "push it first (python -m runner.image push), or check the tag in the task definition")
+            # Advice only where podman's own words say the registry lacks the image.
+            missing = any(words in result.stderr for words in ("manifest unknown", "name unknown", "not found"))
+            raise TaskError(failure(argv, result) + ("\nThe registry does not have that image: push it "
+                                                     "(python -m runner.image push), or check the tag in the "
+                                                     "task definition." if missing else ""))
 
     def containers(self) -> dict[str, str]:
         """Name -> state (running, exited, ...) of every container of this work folder."""
@@ -66,6 +77,12 @@ class Podman:
         """SIGTERM, SIGKILL after `timeout` s (the task's stopTimeout), then remove; in the background."""
         return subprocess.Popen(self.argv("rm", "--force", "--time", str(timeout), name),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def failure(argv: list[str], result: subprocess.CompletedProcess) -> str:
+    """podman's own words and the command that failed (argv carries no secret: those go in an env file)."""
+    words = (result.stderr or "").strip() or (result.stdout or "").strip() or "no output"
+    return f"podman failed (exit {result.returncode}): {words[-1500:]}\n  command: {shlex.join(argv)}"
 
 
 def run_argv(task: TaskSpec, *, name: str, db_host: tuple[str, str] | None,

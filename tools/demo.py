@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local import paths
 from emulator.server import is_answering, running_endpoint, start_background, stop_background
 from runner.image import image_tag
 from tools.terraform import (
@@ -111,7 +112,8 @@ def up(args: argparse.Namespace) -> int:
     progress = Progress(total=11)
     config = environments_config()[stack]
     started = time.monotonic()
-    with progress.step("checking terraform, node and the AWS provider"):
+    with progress.step("checking the paths, terraform, node and the AWS provider"):
+        paths.check_workdir(workdir)  # before anything starts: a path over a limit (local.paths) exits 2
         tools = check_tools()
         provider_source = (f"mirror {tools.mirror}" if tools.mirror
                            else "registry.terraform.io (no mirror: Terraform downloads it)")
@@ -314,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     except DeployError as exc:
         print(f"\nerror: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
+    except paths.PathError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr, flush=True)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: Terraform saved what it had done in the state; run the command again "
               "or `make demo-down`", file=sys.stderr)

@@ -121,3 +121,14 @@ def test_up_refuses_a_stack_that_is_not_a_configured_environment_naming_the_know
     assert f"--stack 'nosuchenv' is not an environment in infra/environments.py; known: {', '.join(ENVIRONMENTS)}" \
         in result.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_up_refuses_a_work_folder_too_deep_for_path_max_before_any_emulator_starts(tmp_path):
+    from local import paths
+
+    workdir = tmp_path / "a folder with spaces" / "/".join(["d" * 250] * 15)
+    result = subprocess.run([sys.executable, "-m", "tools.demo", "up", "--workdir", str(workdir)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"over the limit of {paths.PATH_MAX - paths.DEEPEST}" in result.stderr
+    assert not workdir.exists() and not (tmp_path / "a folder with spaces").exists()

@@ -8,7 +8,7 @@
   2.5 min (stand-in base from Debian packages); later ones reuse the cached base and layers (~5 s).
 - `built_image`: the `runner.image.BuiltImage` behind `app_image` (local name, tag, image id, size).
 - `podman`: argv prefix for podman with its own storage in a session folder (nothing left in the
-  machine's storage) and the flags that work here (runc, cgroupfs).
+  machine's storage), its run root where `runner.tasks.Podman` puts it, and the flags that work here.
 - `emulator` (per module) and `podman_storage` (the `podman` fixture's folder, for `runner up`).
 - `browser`: a headless chromium (`tests.webdriver.Chromium`): `.open(url)`, `.type(css, text)`,
   `.click(css)`, `.texts(css)`, `.wait_for_text(css, text)`, `.title()`.
@@ -23,12 +23,11 @@ from pathlib import Path
 import pytest
 
 from emulator.server import Emulator
+from local import paths
 from runner.image import BuiltImage, ImageSettings, PushedImage, build, push
 from runner.registry import Registry, RegistrySettings
+from runner.tasks import Podman
 from tests.webdriver import Chromium
-
-# crun refuses this machine's cgroups; runc needs cgroupfs (measured: ../shared/FIELD-NOTES.md).
-PODMAN_FLAGS = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +61,13 @@ def app_image(built_image, registry, image_settings) -> PushedImage:
 def podman(tmp_path_factory) -> list[str]:
     assert shutil.which("podman"), "podman is not installed: apt-get install podman (tools/setup.sh containers)"
     storage = tmp_path_factory.mktemp("podman")
-    prefix = ["podman", "--root", str(storage / "root"), "--runroot", str(storage / "run"), *PODMAN_FLAGS]
+    prefix = Podman(storage=storage, workdir=storage).argv()
     yield prefix
     # Containers are removed by the tests that start them (--rm); the images go with the folder.
     subprocess.run(prefix + ["rm", "--all", "--force"], capture_output=True, timeout=120)
     subprocess.run(prefix + ["rmi", "--all", "--force"], capture_output=True, timeout=120)
     subprocess.run(["umount", "-R", str(storage / "root" / "overlay")], capture_output=True)
+    paths.remove(storage)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ class Up:
     """One `runner up` in its own work folder and loopback network; `down` at teardown."""
 
     def __init__(self, service: emulated_service.Service, registry: str, workdir: Path, network: str,
-                 podman_storage: str) -> None:
+                 podman_storage: str | None) -> None:
+        """podman_storage None: the runner's own, in the work folder (images pulled again)."""
         self.service, self.registry, self.workdir = service, registry, workdir
         self.network, self.podman_storage = network, podman_storage
         self.result: subprocess.CompletedProcess | None = None
@@ -39,8 +40,8 @@ class Up:
                 self.service.name, "--registry", self.registry, "--workdir", str(self.workdir)]
 
     def up(self, *extra: str) -> subprocess.CompletedProcess:
-        self.result = runner("up", *self.target(), "--network", self.network, "--podman-storage",
-                             self.podman_storage, "--wait", "180", *extra)
+        storage = ["--podman-storage", self.podman_storage] if self.podman_storage else []
+        self.result = runner("up", *self.target(), "--network", self.network, *storage, "--wait", "180", *extra)
         return self.result
 
     def down(self) -> subprocess.CompletedProcess:

@@ -17,12 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from local import paths
 from runner.balancer import Balancer
 from runner.layout import Layout
 from tests.runner import emulated_service
 from tests.runner.local_system import CLIENT_TIMEOUT, Load, Up, started
 from tests.webdriver import Chromium
-from tools.processes import port_free
+from local.processes import port_free
 
 ROOT = Path(__file__).resolve().parents[2]
 # Five seconds between checks, two failed to go down, a two-second timeout (emulated_service.create).
@@ -219,12 +220,30 @@ def test_after_the_secret_is_rotated_running_tasks_keep_serving(three):
     assert '"event": "db.credentials_refreshed"' in logs, "the tasks re-read the rotated secret from the emulator"
 
 
+# A checkout as deep as a user's can be: over 120 bytes, a space in a folder name (podman refuses a run root
+# over 50 bytes, a unix socket path is at most 107: local.paths keeps both out of the work folder).
+DEEP = Path("a folder with spaces") / "the-team-projects" / "infrastructure" / "cdktf-reference-service-checkout"
+
+
 @pytest.fixture
 def one(emulator, app_image, podman_storage, tmp_path):
     # A name of its own per test: the emulator keeps every earlier test's resources.
     service = emulated_service.create(emulator.endpoint, name=f"notes-one-{uuid.uuid4().hex[:6]}", repository=app_image.repository,
                                       tag=app_image.tag, desired_count=1, migrate_on_start=True)
-    deployment = Up(service, app_image.registry, tmp_path / "work", "127.0.102", podman_storage)
+    deployment = Up(service, app_image.registry, tmp_path / DEEP / "work", "127.0.102", podman_storage)
+    yield deployment
+    deployment.down()
+
+
+@pytest.fixture
+def deep(emulator, app_image, tmp_path):
+    """One task in a work folder at a path of over 120 bytes with a space, with the runner's own podman storage
+    there (no --podman-storage), as `make demo` from a user's checkout has it."""
+    service = emulated_service.create(emulator.endpoint, name=f"notes-deep-{uuid.uuid4().hex[:6]}",
+                                      repository=app_image.repository, tag=app_image.tag, desired_count=1,
+                                      migrate_on_start=True)
+    deployment = Up(service, app_image.registry, tmp_path / DEEP / "work", "127.0.104", None)
+    assert len(str(deployment.workdir.resolve())) > 120
     yield deployment
     deployment.down()
 
@@ -234,8 +253,12 @@ def nothing_running(deployment: Up, port: int | None) -> None:
     assert not (folder / "runner.json").exists()
     assert not (folder / "database.json").exists()
     assert not (folder / "haproxy.pid").exists()
-    podman = Layout(workdir=deployment.workdir, podman_storage=Path(deployment.podman_storage)).podman()
+    storage = Path(deployment.podman_storage) if deployment.podman_storage else None
+    podman = Layout(workdir=deployment.workdir, podman_storage=storage).podman()
     assert podman.containers() == {}
+    if storage is None:  # the runner's own storage: its run root (outside the checkout) goes with `down`
+        paths.remove(podman.storage)  # (listing the containers above made it again)
+    assert not paths.short_folder(folder).exists(), "the balancer's socket folder outside the checkout is removed"
     assert port_free(f"{deployment.network}.2", 5432)
     if port:
         assert port_free("127.0.0.1", port)
@@ -250,6 +273,18 @@ def test_one_task_that_migrates_on_start_serves_and_down_leaves_nothing_running(
     assert one.down().returncode == 0
     nothing_running(one, port)
     assert one.down().returncode == 0, "down is safe to repeat"
+
+
+def test_from_a_deep_checkout_path_with_spaces_one_task_serves_and_down_removes_its_short_folders(deep):
+    started(deep.up())
+    layout = deep.layout
+    runroot = layout.podman().runroot
+    assert len(str(runroot)) <= paths.PODMAN_RUNROOT_MAX and runroot.parent.stat().st_mode & 0o777 == 0o700
+    with httpx.Client(base_url=deep.url, trust_env=False, timeout=10) as client:
+        assert client.post("/notes", json={"title": "deep", "body": ""}).status_code == 201
+    assert deep.down().returncode == 0
+    assert not runroot.parent.exists(), "podman's run root outside the checkout is removed by down"
+    nothing_running(deep, int(deep.url.rsplit(":", 1)[1].strip("/")))
 
 
 def test_a_service_missing_on_the_emulator_fails_clearly_and_starts_nothing(one):
@@ -267,7 +302,11 @@ def test_an_image_missing_from_the_registry_fails_clearly_and_leaves_nothing_run
                                              taskDefinition=arn)
     result = one.up()
     assert result.returncode == 1
-    assert f"image {one.registry}/notes-app:not-pushed cannot be pulled" in result.stderr
+    # podman's own words, the command that failed, and advice only because those words say what is missing
+    assert "manifest unknown" in result.stderr
+    assert f"command: podman --root " in result.stderr
+    assert f"pull --quiet --tls-verify=false {one.registry}/notes-app:not-pushed" in result.stderr
+    assert "The registry does not have that image" in result.stderr
     nothing_running(one, None)
 
 
