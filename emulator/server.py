@@ -22,14 +22,14 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
-from local.processes import free_port, pid_alive, port_free
+from local import EMULATOR_ENV
+from local.processes import Pidfile, free_port, port_free
 
 from . import patches
 
 DEFAULT_PORT = 5000
 ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1"}
+FAKE_CREDENTIALS = {**EMULATOR_ENV, "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def _loopback(host: str) -> str:
@@ -119,20 +119,16 @@ def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
 # -- a background process with a pidfile ------------------------------------------------------------
 
 
-def _is_our_emulator(pid: int) -> bool:
-    """Guard against a stale pidfile naming a recycled pid."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return pid_alive(pid)  # no /proc: trust the pidfile
-    return b"emulator" in cmdline and b"start" in cmdline
+def _pidfile(path: str | Path) -> Pidfile:
+    """The pidfile of a background emulator: "<pid> <endpoint>"; the pid counts while it runs `emulator start`."""
+    return Pidfile(path, "emulator", "start")
 
 
 def running_endpoint(pidfile: str | Path) -> str | None:
     """The endpoint of the emulator the pidfile names, if it is still running and answering."""
-    pidfile = Path(pidfile)
-    fields = pidfile.read_text().split() if pidfile.exists() else []
-    if len(fields) >= 2 and pid_alive(int(fields[0])) and is_answering(fields[1]):
+    process = _pidfile(pidfile)
+    fields = process.fields()
+    if len(fields) >= 2 and process.pid() and is_answering(fields[1]):
         return fields[1]
     return None
 
@@ -142,11 +138,10 @@ def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = 
     """Start the emulator as a detached process; return its endpoint once it answers."""
     host = _loopback(host)
     pidfile = Path(pidfile)
-    if pidfile.exists():
-        old = int(pidfile.read_text().split()[0])
-        if pid_alive(old) and _is_our_emulator(old):
-            raise RuntimeError(f"emulator already running (pid {old}, pidfile {pidfile})")
-        pidfile.unlink()
+    old = _pidfile(pidfile).pid()
+    if old:
+        raise RuntimeError(f"emulator already running (pid {old}, pidfile {pidfile})")
+    pidfile.unlink(missing_ok=True)
     if port == 0:
         port = free_port(host)
     if not port_free(host, port):
@@ -159,7 +154,7 @@ def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = 
         proc = subprocess.Popen([sys.executable, "-m", "emulator", "start", "--port", str(port), "--host", host],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
                                 start_new_session=True)
-    pidfile.write_text(f"{proc.pid} {endpoint}\n")
+    _pidfile(pidfile).record(proc, endpoint)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -175,21 +170,4 @@ def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = 
 
 def stop_background(pidfile: str | Path, timeout: float = 10.0) -> bool:
     """Stop the emulator named by pidfile. Returns False if it was not running."""
-    pidfile = Path(pidfile)
-    if not pidfile.exists():
-        return False
-    pid = int(pidfile.read_text().split()[0])
-    running = pid_alive(pid) and _is_our_emulator(pid)
-    if running:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid) and time.monotonic() < deadline:
-            try:  # reap it if it is our child (library use)
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            time.sleep(0.05)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    pidfile.unlink(missing_ok=True)
-    return running
+    return _pidfile(pidfile).stop(timeout)

@@ -28,6 +28,7 @@ from infra.encryption import EncryptionKey
 from infra.firewall import WebFirewall
 from infra.load_balancer import LoadBalancer
 from infra.network import Network
+from local import EMULATOR_KEY
 from infra.policy import enforce
 from infra.registry import ContainerRegistry
 from infra.service import WebService
@@ -50,7 +51,7 @@ def aws_provider(scope: Construct, region: str, tags: dict[str, str], endpoint: 
         return AwsProvider(scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)])
     return AwsProvider(
         scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)],
-        access_key="test", secret_key="test",  # the emulator accepts any credentials
+        access_key=EMULATOR_KEY, secret_key=EMULATOR_KEY,  # the emulator accepts any credentials
         skip_credentials_validation=True, skip_metadata_api_check="true", skip_region_validation=True,
         s3_use_path_style=True,
         # Emulators answer unimplemented calls with HTTP 500, which the provider would retry for minutes.
@@ -151,7 +152,7 @@ class AppStack(TerraformStack):
             for key, value in {"endpoints": {"s3": endpoint, "sts": endpoint}, "use_path_style": True,
                                "skip_credentials_validation": True, "skip_requesting_account_id": True,
                                "skip_metadata_api_check": True, "skip_region_validation": True,
-                               "access_key": "test", "secret_key": "test"}.items():
+                               "access_key": EMULATOR_KEY, "secret_key": EMULATOR_KEY}.items():
                 self.add_override(f"terraform.backend.s3.{key}", value)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local import EMULATOR_BOTO, WORKDIR
 from release import flow, outputs as stack_outputs
 from release.history import History
 from release.model import BadInput, Image, ReleaseError
@@ -50,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
                    "1 with --local)")
     p.add_argument("--local", action="store_true",
                    help="release to the system `make demo` runs on this machine (emulator, registry, runner)")
-    p.add_argument("--workdir", type=Path, default=ROOT / ".local-deploy",
+    p.add_argument("--workdir", type=Path, default=WORKDIR,
                    help="with --local: the work folder of `make demo` (default .local-deploy)")
     return p
 
@@ -116,7 +117,7 @@ def _local_target(args: argparse.Namespace, region: str):
         raise BadInput(f"the local system in {args.workdir} runs {system['service']}, not {args.env}'s "
                        f"{outs.service}: give the environment `make demo` deployed")
     # The emulator's APIs, with its fake credentials: never the shell's AWS profile.
-    client = _client_factory(endpoint, region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = _client_factory(endpoint, region, **EMULATOR_BOTO)
     control = AwsTarget(environment=args.env, outputs=outs, client=client,
                         pusher=buildah_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
                         registry=system["registry"],

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from local import paths
+from local import WORKDIR, paths
 from runner import deployment as deployed
 from runner import tasks as podman_tasks
 from runner.balancer import Balancer, BalancerError, BalancerSettings
@@ -37,15 +35,6 @@ class RunnerError(Exception):
 
 def say(line: str) -> None:
     print(f"==> {line}", file=sys.stderr, flush=True)
-
-
-def _pid(path: Path) -> int | None:
-    try:
-        pid = int(path.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
 
 
 def _database(layout: Layout) -> Database:
@@ -141,13 +130,13 @@ def _forget_legacy_runroot(podman: podman_tasks.Podman) -> None:
 
 
 def _start_supervisor(layout: Layout) -> None:
-    if _pid(layout.pidfile):
+    if layout.supervisor.pid():
         return
     with layout.log.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "runner", "supervise", "--workdir", str(layout.workdir)],
+        process = subprocess.Popen([sys.executable, "-m", "runner", "supervise", "--workdir", str(layout.folder.parent)],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, cwd=Path(__file__).resolve().parents[1])
-    layout.pidfile.write_text(f"{process.pid}\n")
+    layout.supervisor.record(process)
 
 
 def _wait_steady(layout: Layout, generation: int, timeout: float) -> None:
@@ -155,7 +144,7 @@ def _wait_steady(layout: Layout, generation: int, timeout: float) -> None:
     last = None
     while True:
         status = _read(layout.status_file, {}) or {}
-        if not _pid(layout.pidfile):
+        if not layout.supervisor.pid():
             raise RunnerError(f"the supervisor stopped; its log {layout.log} ends with:\n"
                               f"{layout.log.read_text(errors='replace')[-1500:]}")
         if status.get("generation") == generation:
@@ -207,13 +196,7 @@ def down(args: argparse.Namespace, quiet: bool = False) -> int:
             say(f"nothing is up in {args.workdir}")
         return 0
     layout, _ = Layout.load(Path(args.workdir))
-    pid = _pid(layout.pidfile)
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _pid(layout.pidfile) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    layout.pidfile.unlink(missing_ok=True)
+    layout.supervisor.stop()
     podman = layout.podman()
     names = list(podman.containers()) if (podman.storage / "root").exists() else []
     if names:
@@ -250,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "down", "migrate", "status", "supervise"):
         p = sub.add_parser(name)
-        p.add_argument("--workdir", default=".local-deploy", help="state folder (default .local-deploy)")
+        p.add_argument("--workdir", default=str(WORKDIR), help="state folder (default .local-deploy)")
         if name in ("up", "migrate"):
             p.add_argument("--endpoint", required=True, help="the emulator, http://127.0.0.1:PORT")
             p.add_argument("--cluster", required=True)

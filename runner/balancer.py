@@ -9,8 +9,6 @@ is dropped: a new task's slot goes `ready` with its health forced down, so it ge
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -18,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local import paths
-from local.processes import port_free
+from local.processes import Pidfile, port_free
 from runner.deployment import HealthCheck
 
 BACKEND = "tasks"
@@ -81,20 +79,13 @@ class Balancer:
         self.folder = folder
         self.config_file = folder / "haproxy.cfg"
         self.pidfile = folder / "haproxy.pid"
+        self.process = Pidfile(self.pidfile, "haproxy", str(self.config_file))
         # Outside the work folder: a unix socket's path is limited to 107 bytes (local.paths).
         self.socket = paths.socket_path(folder, "haproxy.sock")
         self.log = folder / "haproxy.log"
 
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-            os.kill(pid, 0)
-            return pid
-        except (OSError, ValueError, IndexError):
-            return None
-
     def start(self, settings: BalancerSettings) -> None:
-        if self.pid():
+        if self.process.pid():
             return
         if not port_free("127.0.0.1", settings.port):
             raise BalancerError(f"port {settings.port} on 127.0.0.1 is already in use: pass another --port "
@@ -113,14 +104,8 @@ class Balancer:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        pid = self.pid()
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while self.pid() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        for path in (self.pidfile, self.socket):
-            path.unlink(missing_ok=True)
+        self.process.stop()
+        self.socket.unlink(missing_ok=True)
 
     def command(self, line: str) -> str:
         with socket.socket(socket.AF_UNIX) as s:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+from local import EMULATOR_BOTO
+
 # <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag|@digest]
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/(?P<rest>.+)$")
 
@@ -79,7 +80,7 @@ class Deployment:
 
 
 def client(service: str, endpoint: str, region: str = "us-east-1"):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **FAKE_CREDENTIALS)
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **EMULATOR_BOTO)
 
 
 def local_image(image: str, registry: str) -> str:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from local.processes import Pidfile
 from runner.tasks import Podman
 
 
@@ -49,6 +50,11 @@ class Layout:
     status_file = property(lambda self: self.folder / "status.json")
     tasks_file = property(lambda self: self.folder / "tasks.json")
     pidfile = property(lambda self: self.folder / "supervisor.pid")
+
+    @property
+    def supervisor(self) -> Pidfile:
+        """The supervisor's pidfile; its pid counts while that process runs `runner supervise` for this folder."""
+        return Pidfile(self.pidfile, "runner", "supervise", str(self.folder.parent))
     log = property(lambda self: self.folder / "supervisor.log")
 
     def save(self, **extra) -> None:

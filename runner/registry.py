@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,9 +21,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.processes import free_port, pid_alive, port_free
+from local import WORKDIR
+from local.processes import Pidfile, free_port, port_free
 
-ROOT = Path(__file__).resolve().parents[1]
 BINARY = "docker-registry"
 # What a registry answers for a tag: its manifest in any of these formats, with the digest in a header.
 MANIFEST_TYPES = ", ".join([
@@ -44,7 +42,7 @@ class RegistryError(Exception):
 class RegistrySettings:
     """Where the registry keeps its files and where it listens."""
 
-    workdir: Path = ROOT / ".local-deploy"
+    workdir: Path = WORKDIR
     """The work folder; the registry uses `<workdir>/registry/` (blobs, config, pidfile, log)."""
     port: int = 0
     """The port on 127.0.0.1; 0 picks a free one at start (the one in use is in `state.json`)."""
@@ -61,15 +59,6 @@ def _direct() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _is_registry(pid: int, config: Path) -> bool:
-    """Guard against a stale pidfile naming a recycled pid: it must be our binary with our config."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return any(part.endswith(BINARY.encode()) for part in cmdline) and str(config).encode() in cmdline
-
-
 class Registry:
     """One registry per work folder, shared by every process that names the same folder."""
 
@@ -78,29 +67,23 @@ class Registry:
         folder = settings.folder
         self.config = folder / "config.yml"
         self.pidfile = folder / "registry.pid"
+        self.process = Pidfile(self.pidfile, BINARY, str(self.config))
         self.state = folder / "state.json"
         self.log = folder / "registry.log"
         self.storage = folder / "storage"
 
     # -- what is running ------------------------------------------------------------------------
 
-    def _running_pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if pid_alive(pid) and _is_registry(pid, self.config) else None
-
     @property
     def address(self) -> str:
         """host:port of the running registry; raises when it is not running."""
-        if self._running_pid() is None:
+        if self.process.pid() is None:
             raise RegistryError(f"the local registry of {self.settings.workdir} is not running: "
                                 "start it with `python -m runner.registry start` (or `python -m runner.image push`)")
         return json.loads(self.state.read_text())["address"]
 
     def running(self) -> bool:
-        return self._running_pid() is not None
+        return self.process.pid() is not None
 
     def answering(self, address: str, timeout: float = 1.0) -> bool:
         try:
@@ -136,7 +119,7 @@ class Registry:
         with self.log.open("ab") as log:
             process = subprocess.Popen([BINARY, "serve", str(self.config)], stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.pidfile.write_text(f"{process.pid}\n")
+        self.process.record(process)
         self.state.write_text(json.dumps({"address": address, "pid": process.pid}) + "\n")
         deadline = time.monotonic() + self.settings.start_timeout
         while not (self.answering(address) and process.poll() is None):
@@ -151,17 +134,7 @@ class Registry:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the registry if it runs (SIGTERM, then SIGKILL); keep its blobs."""
-        pid = self._running_pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                _reap(pid)
-                time.sleep(0.05)
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-                _reap(pid, block=True)
-        self.pidfile.unlink(missing_ok=True)
+        self.process.stop(timeout)
         self.state.unlink(missing_ok=True)
 
     # -- questions -------------------------------------------------------------------------------
@@ -189,14 +162,6 @@ def manifest_digest(address: str, repository: str, tag: str) -> str | None:
     except OSError as error:
         raise RegistryError(f"the registry at {address} does not answer ({error}): "
                             "restart it with `python -m runner.registry stop` then `start`") from None
-
-
-def _reap(pid: int, block: bool = False) -> None:
-    """Collect the exit status when the registry is our own child, so that it leaves no zombie."""
-    try:
-        os.waitpid(pid, 0 if block else os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from local import paths
+from local import EMULATOR_ENV, paths
 from runner.deployment import TaskSpec
 
 # crun refuses this machine's cgroups; runc needs cgroupfs and explicit ulimits (../shared/FIELD-NOTES.md).
@@ -105,7 +105,7 @@ def environment(task: TaskSpec, *, address: str | None, endpoint: str) -> dict[s
     if address:
         env["HOST"] = address  # the task's own address, like an awsvpc ENI
     # The app re-reads the rotated secret through the AWS API: the emulator's, with fake credentials.
-    env |= {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env |= {"AWS_ENDPOINT_URL": endpoint, **EMULATOR_ENV}
     return env
 
 

@@ -35,15 +35,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local import paths
+from local import EMULATOR_KEY, WORKDIR, paths
 from emulator.server import is_answering, running_endpoint, start_background, stop_background
 from runner.image import image_tag
 from tools.terraform import (
     BOOTSTRAP, BOOTSTRAP_STATE, PROVIDER, ROOT, DeployError, LocalDeployment, Step, check_tools,
     loopback_endpoint, managed,
 )
-
-DEFAULT_WORKDIR = ROOT / ".local-deploy"
 
 
 def environments_config() -> dict:
@@ -226,8 +224,8 @@ def up(args: argparse.Namespace) -> int:
         pid = (workdir / "emulator.pid").read_text().split()[0]
         _say(f"The emulator keeps running in the background (pid {pid}, {endpoint}). It holds the deployment\n"
              "in memory only: stopping it forgets everything, and nothing is written to disk but the work\n"
-             f"folder {workdir}.")
-        _say(f"  look around:  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+             f"folder {workdir}\n(and the run roots and socket in /tmp/notes-*: local/paths.py).")
+        _say(f"  look around:  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={EMULATOR_KEY} AWS_SECRET_ACCESS_KEY={EMULATOR_KEY} "
              f"aws ecs list-services --cluster {outputs.get('cluster_name', 'CLUSTER')} --region {args.region}")
         _say("  stop it:      make demo-down   (containers, HAProxy and PostgreSQL stop; terraform destroy; the emulator stops)")
     _say("To deploy to real AWS instead (billable): see README.md, 'Deploy to a real AWS account'.")
@@ -294,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                             ("down", "destroy the stack and stop the emulator")):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--stack", help="environment stack to deploy (default: the first in infra/environments.py)")
-        cmd.add_argument("--workdir", default=str(DEFAULT_WORKDIR), help="work folder (default .local-deploy)")
+        cmd.add_argument("--workdir", default=str(WORKDIR), help="work folder (default .local-deploy)")
         cmd.add_argument("--endpoint", help="use this running emulator (http://127.0.0.1:PORT); never start/stop one")
         if name == "up":
             cmd.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from infra.config import BOOTSTRAP_STACK
+from local import EMULATOR_ENV, EMULATOR_KEY
 from tools import mirror as provider_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,6 @@ REGION = "us-east-1"
 MIN_TERRAFORM = (1, 10)  # S3-native state locking (use_lockfile)
 MIN_NODE = 18
 PROVIDER = "hashicorp/aws 5.100.0"
-FAKE_KEY = "test"
 LOOPBACK = {"127.0.0.1", "localhost"}
 BOOTSTRAP_STATE = "terraform.bootstrap.tfstate"  # infra/stacks.py: LOCAL_STATE_PATH, next to cdktf.out
 DONE = re.compile(r": (Creation|Modifications|Destruction) complete after")
@@ -176,7 +176,7 @@ class LocalDeployment:
         env.pop("TF_DATA_DIR", None)
         env.update({
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
+            **EMULATOR_ENV,
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
             # Never read the user's profiles or credentials, never ask an instance metadata service.
             "AWS_CONFIG_FILE": str(self.workdir / "no-aws-config"),
@@ -254,7 +254,7 @@ class LocalDeployment:
         for provider in config.get("provider", {}).get("aws", []):
             endpoints = (provider.get("endpoints") or [{}])[0]
             wrong = sorted(k for k, v in endpoints.items() if v != self.endpoint)
-            if not endpoints or wrong or provider.get("access_key") != FAKE_KEY:
+            if not endpoints or wrong or provider.get("access_key") != EMULATOR_KEY:
                 raise DeployError(f"refusing to run Terraform: the AWS provider in {where} does not point "
                                   f"every service at {self.endpoint} ({', '.join(wrong) or 'no endpoints'}); "
                                   "was it synthesized with AWS_ENDPOINT_URL set?")

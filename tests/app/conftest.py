@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # `import app` from the repository root, however 
     sys.path.insert(0, str(ROOT))
 
 from app.settings import Settings  # noqa: E402
+from local import EMULATOR_ENV  # noqa: E402
 
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin")]
 SUPERUSER_PASSWORD = "postgres-test-superuser"
@@ -316,8 +317,7 @@ def moto_env() -> dict[str, str]:
     yield {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **EMULATOR_ENV,
     }
     server.stop()
 

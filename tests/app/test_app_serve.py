@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.migrate import migrate
+from local import EMULATOR_BOTO
 
 
 def wait_until(condition, timeout: float = 10) -> None:
@@ -155,7 +156,7 @@ def rotating_db(pg, moto_env, request):
     db = pg.create_database(name, user=user, password=password)
     migrate(db.settings())
     secrets = boto3.client("secretsmanager", endpoint_url=moto_env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+                           **EMULATOR_BOTO)  # fmt: skip
     arn = secrets.create_secret(Name=f"rds!{name}", SecretString=json.dumps({"username": user, "password": password}))["ARN"]
 
     def rotate_in_database(new_password: str) -> None:

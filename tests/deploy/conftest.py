@@ -42,6 +42,7 @@ import pytest
 
 from emulator.server import start_background, stop_background
 from infra.environments import ENVIRONMENTS
+from local import EMULATOR_BOTO
 from tools import terraform as tf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ def client(endpoint: str, service: str) -> Any:
     # A session per client: the failed-apply scenario runs in a thread next to the cycle, and boto3's
     # default session is not safe to create clients from in two threads at once.
     return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=REGION,
-                                          aws_access_key_id=tf.FAKE_KEY, aws_secret_access_key=tf.FAKE_KEY)
+                                          **EMULATOR_BOTO)
 
 
 # -- what is on the emulator ------------------------------------------------------------------------

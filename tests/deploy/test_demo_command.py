@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from local import EMULATOR_KEY
 from tools import terraform as tf
 
 pytestmark = pytest.mark.integration
@@ -109,7 +110,7 @@ def test_every_run_gets_fake_credentials_and_never_the_users_aws_settings(tmp_pa
     monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
     env = tf.LocalDeployment("http://127.0.0.1:4566", tmp_path, "any").env()
     assert ({k: env.get(k) for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL")}
-            == {"AWS_PROFILE": None, "AWS_SESSION_TOKEN": None, "AWS_ACCESS_KEY_ID": "test",
+            == {"AWS_PROFILE": None, "AWS_SESSION_TOKEN": None, "AWS_ACCESS_KEY_ID": EMULATOR_KEY,
                 "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"})
 
 

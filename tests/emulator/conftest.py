@@ -15,6 +15,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from emulator import Emulator  # noqa: E402
+from local import EMULATOR_BOTO  # noqa: E402
 
 REGION = "us-east-1"
 
@@ -41,8 +42,7 @@ def aws(emu: Emulator) -> Callable[[str], object]:
             service,
             endpoint_url=emu.endpoint,
             region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            **EMULATOR_BOTO,
         )
 
     return client

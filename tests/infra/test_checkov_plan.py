@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from security.scan import load_skips, scan_terraform_plan
+from local import EMULATOR_BOTO
 from tests.infra.conftest import EMULATOR
 from tests.infra.test_terraform import terraform_env
 
@@ -43,8 +44,7 @@ def test_emulated_stack_plan_fails_no_check_outside_the_skip_list(outdir, tmp_pa
     tf = json.loads(stack_json.read_text().replace(EMULATOR, emulator_endpoint))
     state_bucket = tf["terraform"]["backend"]["s3"]["bucket"] = f"checkov-plan-{uuid.uuid4().hex[:12]}"
     stack_json.write_text(json.dumps(tf))
-    s3 = boto3.client("s3", endpoint_url=emulator_endpoint, region_name="us-east-1", aws_access_key_id="test",
-                      aws_secret_access_key="test")
+    s3 = boto3.client("s3", endpoint_url=emulator_endpoint, region_name="us-east-1", **EMULATOR_BOTO)
     s3.create_bucket(Bucket=state_bucket)
     env = terraform_env()
     for command in (["init", "-input=false"], ["plan", "-input=false", "-lock=false", "-out=plan.tfplan"]):

@@ -16,6 +16,7 @@ import pytest
 
 from emulator import Emulator
 from release.aws import AwsTarget
+from local import EMULATOR_BOTO
 from release.model import Image
 from release.outputs import StackOutputs
 
@@ -42,7 +43,7 @@ def client(emu):
     def make(service: str):
         if service not in clients:
             clients[service] = boto3.client(service, endpoint_url=emu.endpoint, region_name=REGION,
-                                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                                            **EMULATOR_BOTO)
         return clients[service]
 
     return make

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from local import EMULATOR_ENV
+
 from release.aws import buildah_pusher
 from runner.registry import Registry, RegistrySettings
 
@@ -31,8 +33,7 @@ def test_the_push_command_records_what_it_pushed(emu, stack, local_registry, tmp
 
     from release.__main__ import main
 
-    for key, value in {"AWS_ENDPOINT_URL": emu.endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for key, value in {"AWS_ENDPOINT_URL": emu.endpoint, **EMULATOR_ENV}.items():
         monkeypatch.setenv(key, value)
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"ecr_repository_url": {"value": stack.outputs.repository_url}}))

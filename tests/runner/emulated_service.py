@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import boto3
 
+from local import EMULATOR_BOTO
+
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+CREDENTIALS = {**EMULATOR_BOTO, "region_name": REGION}
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 

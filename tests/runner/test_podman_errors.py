@@ -3,6 +3,8 @@ guess about its cause (an image that was not pushed, a wrong tag)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from local import paths
@@ -16,6 +18,7 @@ def test_a_podman_failure_names_podmans_own_message_and_the_command(tmp_path):
         with pytest.raises(TaskError) as error:
             podman.run("inspect", "--type", "container", "no-such-container")
     finally:
+        subprocess.run(["umount", "-R", str(podman.storage / "root" / "overlay")], capture_output=True)
         paths.remove(podman.storage)
     message = str(error.value)
     assert "Error: inspecting object: no such container no-such-container" in message, message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -246,6 +247,9 @@ def deep(emulator, app_image, tmp_path):
     assert len(str(deployment.workdir.resolve())) > 120
     yield deployment
     deployment.down()
+    storage = Layout(workdir=deployment.workdir).podman().storage
+    subprocess.run(["umount", "-R", str(storage / "root" / "overlay")], capture_output=True)
+    paths.remove(storage)
 
 
 def nothing_running(deployment: Up, port: int | None) -> None:
@@ -304,7 +308,7 @@ def test_an_image_missing_from_the_registry_fails_clearly_and_leaves_nothing_run
     assert result.returncode == 1
     # podman's own words, the command that failed, and advice only because those words say what is missing
     assert "manifest unknown" in result.stderr
-    assert f"command: podman --root " in result.stderr
+    assert "command: podman --root " in result.stderr
     assert f"pull --quiet --tls-verify=false {one.registry}/notes-app:not-pushed" in result.stderr
     assert "The registry does not have that image" in result.stderr
     nothing_running(one, None)
