@@ -18,6 +18,11 @@ from typing import Literal
 import pydantic
 from pydantic.dataclasses import dataclass
 
+from infra.aws_limits import (
+    FARGATE_SIZES, LOG_RETENTION_DAYS, RDS_FAMILIES, RDS_SIZES, RESERVED_BUCKET_PREFIXES, STORAGE_GB, WAF_RATE_LIMIT,
+    bucket_name_problem, known_regions,
+)
+
 
 class ConfigError(ValueError):
     """A setting is invalid. The message starts with the field's dotted name."""
@@ -31,8 +36,16 @@ def _fail(field_name: str, message: str) -> None:
     raise ConfigError(f"{field_name}: {message}")
 
 
+def _check_range(field_name: str, value: int, low: int, high: int, allowed: str | None = None) -> None:
+    """ConfigError unless low <= value <= high, saying `allowed` (default `use <low> to <high>`)."""
+    if not low <= value <= high:
+        _fail(field_name, f"{value!r} is not allowed: {allowed or f'use {low} to {high}'}")
+
+
 # The stack that holds the state bucket; no environment may take its name.
 BOOTSTRAP_STACK = "bootstrap"
+BOOTSTRAP_STATE = "terraform.bootstrap.tfstate"
+"""The bootstrap stack's local state file, beside the folder the stacks are synthesized into (cdktf.out/)."""
 SUBNET_TIERS = ("public", "private", "isolated")
 """Subnet tiers, in the order their blocks are carved from the VPC range: load balancer and NAT, tasks, database."""
 # app/__main__.py's uvicorn keep-alive: the load balancer must close idle connections before the app does,
@@ -45,48 +58,14 @@ PREFIX_MAX = 37 - len("-access-logs-")
 
 _NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
 _PROJECT = re.compile(r"[a-z][a-z0-9-]{0,18}[a-z0-9]")
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 _CERT_ARN = re.compile(r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+")
 _PATH = re.compile(r"/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}")
 _PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
-# S3 refuses bucket names that start with these; every bucket name here starts with the project.
-_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 # Tags that every tool treats as moving. The repository's tags are immutable: such a tag can be pushed
 # once and never again, so the second release would fail at `docker push`.
 MUTABLE_LOOKING_TAGS = frozenset({"latest"})
-
-# RDS for PostgreSQL instance families and sizes (AWS's "DB instance classes" table). botocore ships no
-# list of RDS classes, and EC2's list of instance types would accept families RDS does not offer: a
-# known family and a known size catch the typo (`db.t4g.mirco`, `db.m5.larg`) that RDS only refuses
-# at apply time, half-way through a deployment.
-RDS_FAMILIES = frozenset({
-    "t3", "t4g", "m5", "m5d", "m6g", "m6gd", "m6i", "m6id", "m6idn", "m6in", "m7g", "m7gd", "m7i", "m8g",
-    "r5", "r5b", "r5d", "r6g", "r6gd", "r6i", "r6id", "r6idn", "r6in", "r7g", "r7gd", "r7i", "r8g",
-    "x2g", "x2idn", "x2iedn", "x2iezn"})
-RDS_SIZES = ("micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
-             "16xlarge", "24xlarge", "32xlarge", "48xlarge")
-# gp3 storage: RDS's minimum for PostgreSQL and its ceiling (GiB).
-STORAGE_GB = (20, 65536)
-
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                      1827, 2192, 2557, 2922, 3288, 3653)
-
-# Task sizes Fargate accepts: CPU units -> allowed memory (MiB).
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
-
-# AWS WAF's bounds for a rate-based rule's limit (requests per client IP in the evaluation window).
-WAF_RATE_LIMIT = (10, 2_000_000_000)
 
 NatStrategy = Literal["none", "single", "per_az"]
 MigrationStrategy = Literal["on_start", "task"]
@@ -169,8 +148,7 @@ class NetworkConfig:
         if not 16 <= net.prefixlen <= 20:
             _fail("network.vpc_cidr", f"{self.vpc_cidr!r} is too small or too large: the prefix must be /16 to /20 "
                   "so that every subnet (prefix + 4) holds at least a /24")
-        if not 2 <= self.az_count <= 5:
-            _fail("network.az_count", f"{self.az_count!r} is not allowed: use 2 to 5 availability zones")
+        _check_range("network.az_count", self.az_count, 2, 5, "use 2 to 5 availability zones")
         _check_retention("network.flow_log_retention_days", self.flow_log_retention_days)
         if self.availability_zones:
             zones = self.availability_zones
@@ -225,13 +203,10 @@ class DatabaseConfig:
         if not re.fullmatch(r"1[3-7](\.\d+)?", self.engine_version):
             _fail("database.engine_version", f"{self.engine_version!r} is not allowed: use a PostgreSQL major 13 to 17, e.g. '16'")
         low, high = STORAGE_GB
-        if not low <= self.allocated_storage_gb <= high:
-            _fail("database.allocated_storage_gb", f"{self.allocated_storage_gb!r} is not allowed: use {low} to {high}")
-        if not self.allocated_storage_gb <= self.max_allocated_storage_gb <= high:
-            _fail("database.max_allocated_storage_gb", f"{self.max_allocated_storage_gb!r} is not allowed: use "
-                  f"allocated_storage_gb ({self.allocated_storage_gb}) to {high}, the gp3 ceiling")
-        if not 1 <= self.backup_retention_days <= 35:
-            _fail("database.backup_retention_days", f"{self.backup_retention_days!r} is not allowed: use 1 to 35 days")
+        _check_range("database.allocated_storage_gb", self.allocated_storage_gb, low, high)
+        _check_range("database.max_allocated_storage_gb", self.max_allocated_storage_gb, self.allocated_storage_gb, high,
+                     f"use allocated_storage_gb ({self.allocated_storage_gb}) to {high}, the gp3 ceiling")
+        _check_range("database.backup_retention_days", self.backup_retention_days, 1, 35, "use 1 to 35 days")
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", self.database_name):
             _fail("database.database_name", f"{self.database_name!r} must be 1-63 lowercase letters, digits or _, "
                   "starting with a letter")
@@ -257,10 +232,8 @@ class RegistryConfig:
     """Let `destroy` delete a repository that still holds images. Off by default; dev turns it on."""
 
     def __post_init__(self) -> None:
-        if not 1 <= self.keep_last_images <= 1000:
-            _fail("registry.keep_last_images", f"{self.keep_last_images!r} is not allowed: use 1 to 1000")
-        if not 1 <= self.untagged_expiry_days <= 365:
-            _fail("registry.untagged_expiry_days", f"{self.untagged_expiry_days!r} is not allowed: use 1 to 365")
+        _check_range("registry.keep_last_images", self.keep_last_images, 1, 1000)
+        _check_range("registry.untagged_expiry_days", self.untagged_expiry_days, 1, 365)
 
 
 @_settings("service.autoscaling")
@@ -279,12 +252,9 @@ class AutoscalingConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.min_count <= self.max_count:
             _fail("service.autoscaling.min_count", f"{self.min_count!r} must be at least 1 and at most max_count ({self.max_count})")
-        if self.max_count > 100:
-            _fail("service.autoscaling.max_count", f"{self.max_count!r} is not allowed: use at most 100")
-        if not 10 <= self.cpu_target_percent <= 90:
-            _fail("service.autoscaling.cpu_target_percent", f"{self.cpu_target_percent!r} is not allowed: use 10 to 90")
-        if not 1 <= self.requests_per_target <= 100000:
-            _fail("service.autoscaling.requests_per_target", f"{self.requests_per_target!r} is not allowed: use 1 to 100000")
+        _check_range("service.autoscaling.max_count", self.max_count, self.min_count, 100, "use at most 100")
+        _check_range("service.autoscaling.cpu_target_percent", self.cpu_target_percent, 10, 90)
+        _check_range("service.autoscaling.requests_per_target", self.requests_per_target, 1, 100000)
 
 
 @_settings("service")
@@ -341,8 +311,7 @@ class ServiceConfig:
         if not 1024 <= self.container_port <= 65535 or self.container_port == 5432:
             _fail("service.container_port", f"{self.container_port!r} is not allowed: use 1024-65535 (the app cannot "
                   "bind a privileged port), not 5432")
-        if not 0 <= self.desired_count <= 100:
-            _fail("service.desired_count", f"{self.desired_count!r} is not allowed: use 0 to 100")
+        _check_range("service.desired_count", self.desired_count, 0, 100)
         if self.migrations == "on_start" and (self.desired_count > 1 or self.autoscaling is not None):
             _fail("service.desired_count", f"{self.desired_count!r} with autoscaling={'on' if self.autoscaling else 'off'} "
                   "is not allowed while migrations='on_start': run one task without autoscaling, "
@@ -353,10 +322,8 @@ class ServiceConfig:
         if not _PATH.fullmatch(self.health_check_path):
             _fail("service.health_check_path", f"{_short(self.health_check_path)} must be a URL path: '/' then at most "
                   "1023 letters, digits or /._~%!$&'()*+,;=:@-")
-        if not 0 <= self.health_check_grace_seconds <= 3600:
-            _fail("service.health_check_grace_seconds", f"{self.health_check_grace_seconds!r} is not allowed: use 0 to 3600")
-        if not 2 <= self.stop_timeout_seconds <= 120:
-            _fail("service.stop_timeout_seconds", f"{self.stop_timeout_seconds!r} is not allowed: Fargate accepts 2 to 120")
+        _check_range("service.health_check_grace_seconds", self.health_check_grace_seconds, 0, 3600)
+        _check_range("service.stop_timeout_seconds", self.stop_timeout_seconds, 2, 120, "Fargate accepts 2 to 120")
         if not re.fullmatch(r"[0-9]{1,10}", self.run_as_user) or not 0 < int(self.run_as_user) < 2**32 - 1:
             _fail("service.run_as_user", f"{self.run_as_user!r} must be a numeric UID from 1 to 4294967294 (0 is root)")
         _check_retention("service.log_retention_days", self.log_retention_days)
@@ -403,14 +370,11 @@ class LoadBalancerConfig:
             _fail("load_balancer.http_only", "True contradicts certificate_arn: with a certificate the load balancer "
                   "serves HTTPS and redirects HTTP; remove one of the two")
         low, high = WAF_RATE_LIMIT
-        if not low <= self.rate_limit_per_ip <= high:
-            _fail("load_balancer.rate_limit_per_ip", f"{self.rate_limit_per_ip!r} is not allowed: AWS WAF accepts {low} to {high}")
+        _check_range("load_balancer.rate_limit_per_ip", self.rate_limit_per_ip, low, high, f"AWS WAF accepts {low} to {high}")
         _check_retention("load_balancer.request_log_retention_days", self.request_log_retention_days)
-        if not 1 <= self.idle_timeout_seconds < APP_KEEP_ALIVE_SECONDS:
-            _fail("load_balancer.idle_timeout_seconds", f"{self.idle_timeout_seconds!r} is not allowed: use 1 to "
-                  f"{APP_KEEP_ALIVE_SECONDS - 1}, below the app's {APP_KEEP_ALIVE_SECONDS} s keep-alive")
-        if not 0 <= self.deregistration_delay_seconds <= 3600:
-            _fail("load_balancer.deregistration_delay_seconds", f"{self.deregistration_delay_seconds!r} is not allowed: use 0 to 3600")
+        _check_range("load_balancer.idle_timeout_seconds", self.idle_timeout_seconds, 1, APP_KEEP_ALIVE_SECONDS - 1,
+                     f"use 1 to {APP_KEEP_ALIVE_SECONDS - 1}, below the app's {APP_KEEP_ALIVE_SECONDS} s keep-alive")
+        _check_range("load_balancer.deregistration_delay_seconds", self.deregistration_delay_seconds, 0, 3600)
 
     @property
     def certificate_region(self) -> str | None:
@@ -447,7 +411,7 @@ class EnvironmentConfig:
             _fail("name", f"{self.name!r} is not allowed: use 2-10 characters a-z and 0-9, starting with a letter, "
                   f"other than {BOOTSTRAP_STACK!r}")
         if not _PROJECT.fullmatch(self.project) or "--" in self.project or \
-                self.project.startswith(_RESERVED_BUCKET_PREFIXES) or self.project == "internal":
+                self.project.startswith(RESERVED_BUCKET_PREFIXES) or self.project == "internal":
             _fail("project", f"{self.project!r} is not allowed: use 2-20 characters a-z, 0-9 and '-', starting with a "
                   "letter, without '--', not 'internal' nor starting with xn--, sthree- or amzn-s3-demo- "
                   "(names AWS reserves)")
@@ -536,8 +500,7 @@ class BootstrapConfig:
     def __post_init__(self) -> None:
         _check_bucket("bootstrap.state_bucket", self.state_bucket)
         _check_region("bootstrap.region", self.region)
-        if not 1 <= self.noncurrent_version_expiry_days <= 3650:
-            _fail("bootstrap.noncurrent_version_expiry_days", f"{self.noncurrent_version_expiry_days!r} is not allowed: use 1 to 3650")
+        _check_range("bootstrap.noncurrent_version_expiry_days", self.noncurrent_version_expiry_days, 1, 3650)
 
 
 def check_environments(environments: dict[str, EnvironmentConfig]) -> None:
@@ -582,22 +545,12 @@ def _check_retention(field_name: str, days: int) -> None:
         _fail(field_name, f"{days!r} is not a CloudWatch Logs retention: use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
 
 
-@functools.cache
-def known_regions() -> frozenset[str]:
-    """Every region of every partition in the endpoint data botocore ships (its pseudo-regions left out)."""
-    import botocore.session  # here: only a region check pays for it
-
-    session = botocore.session.get_session()
-    return frozenset(region for partition in session.get_available_partitions()
-                     for region in session.get_available_regions("ec2", partition_name=partition))
-
-
 def _check_region(field_name: str, region: str) -> None:
     if region not in known_regions():
         _fail(field_name, f"{region!r} is not an AWS region botocore knows, e.g. 'us-east-1' or 'eu-west-1'")
 
 
 def _check_bucket(field_name: str, bucket: str) -> None:
-    if not _BUCKET.fullmatch(bucket) or ".." in bucket or bucket.startswith(_RESERVED_BUCKET_PREFIXES):
-        _fail(field_name, f"{bucket!r} is not a valid S3 bucket name: 3-63 of a-z, 0-9, '.', '-', "
-              "starting and ending with a letter or digit")
+    problem = bucket_name_problem(bucket)
+    if problem:
+        _fail(field_name, f"{bucket!r} is not a valid S3 bucket name: {problem}")

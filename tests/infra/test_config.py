@@ -457,14 +457,28 @@ def test_a_region_botocore_does_not_know_is_refused(region):
         BootstrapConfig(state_bucket="b-b-b", region=region)
 
 
-@pytest.mark.parametrize("bucket", ["My_Bucket", "x", "ab", "a" * 64, "a..b", "-abc", "abc-", "xn--abc", "sthree-abc"])
+@pytest.mark.parametrize("bucket", ["My_Bucket", "x", "ab", "a" * 64, "a..b", "-abc", "abc-"])
 def test_an_invalid_state_bucket_name_is_refused(bucket):
     with pytest.raises(ConfigError, match=rf"^bootstrap\.state_bucket: '{bucket}' is not a valid S3 bucket name: "
                                           r"3-63 of a-z, 0-9, '\.', '-', starting and ending with a letter or digit$"):
         BootstrapConfig(state_bucket=bucket)
 
 
-@pytest.mark.parametrize("bucket", ["abc", "a" * 63, "my.state-bucket-1"])
+# Amazon S3 User Guide, "General purpose bucket naming rules": reserved prefixes and suffixes, and no IP address.
+@pytest.mark.parametrize("bucket, why", [
+    ("xn--abc", "S3 reserves the prefixes xn--, sthree-, amzn-s3-demo-"), ("sthree-abc", "S3 reserves the prefixes"),
+    ("amzn-s3-demo-abc", "S3 reserves the prefixes"), ("abc-s3alias", "S3 reserves the suffixes -s3alias, --ol-s3"),
+    ("abc--ol-s3", "S3 reserves the suffixes"), ("abc.mrap", "S3 reserves the suffixes"),
+    ("abc--x-s3", "S3 reserves the suffixes"), ("abc--table-s3", "S3 reserves the suffixes"),
+    ("192.168.5.4", "S3 refuses a name formatted as an IP address"), ("10.0.0.1", "S3 refuses a name formatted as an IP address"),
+])
+def test_a_state_bucket_name_s3_reserves_or_reads_as_an_ip_address_is_refused_saying_why(bucket, why):
+    with pytest.raises(ConfigError, match=rf"^bootstrap\.state_bucket: '{re.escape(bucket)}' is not a valid S3 bucket "
+                                          rf"name: {re.escape(why)}"):
+        BootstrapConfig(state_bucket=bucket)
+
+
+@pytest.mark.parametrize("bucket", ["abc", "a" * 63, "my.state-bucket-1", "192.168.5.4x", "1.2.3.4.5"])
 def test_valid_state_bucket_names_are_accepted(bucket):
     assert BootstrapConfig(state_bucket=bucket).state_bucket == bucket
 
