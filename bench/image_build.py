@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runner.image import Buildah, ImageSettings, build, ensure_base, ensure_wheelhouse, push  # noqa: E402
-from runner.registry import Registry, RegistrySettings  # noqa: E402
+from image.build import Buildah, ImageSettings, build, ensure_base, ensure_wheelhouse, push  # noqa: E402
+from image.registry import Registry, RegistrySettings  # noqa: E402
 
 
 def timed(figures: dict, name: str, call):
@@ -54,7 +54,8 @@ def main() -> int:
                                   "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with tempfile.TemporaryDirectory(prefix="image-bench-") as scratch:
         scratch = Path(scratch)
-        settings = ImageSettings() if args.no_cold else ImageSettings(cache=scratch / "cache")
+        # Tags of the benchmark's own (image/tag.py would refuse a dirty tree, and the changed app needs another).
+        settings = ImageSettings(tag="bench") if args.no_cold else ImageSettings(cache=scratch / "cache", tag="bench")
         registry = Registry(RegistrySettings(workdir=scratch / "work"))
         try:
             started = time.monotonic()
@@ -70,7 +71,7 @@ def main() -> int:
             shutil.copytree(settings.context, changed, ignore=shutil.ignore_patterns("__pycache__"))
             with (changed / "__init__.py").open("a") as f:
                 f.write("\n# changed for the benchmark\n")
-            changed_settings = ImageSettings(context=changed, cache=settings.cache)
+            changed_settings = ImageSettings(context=changed, cache=settings.cache, tag="bench-changed")
             changed_image = timed(figures, "changed_app_build_seconds", lambda: build(changed_settings))
             timed(figures, "changed_app_push_seconds", lambda: push(changed_image, registry, settings))
             figures["image_size"] = image.size

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
-import pytest
 
 from release.__main__ import main
 from release.model import BadInput
-from release.source import commit_tag
 
 OUTPUTS = {"cluster_name": "notes-dev", "service_name": "notes-dev-app",
            "migration_task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/notes-dev-migrate:1",
@@ -59,34 +56,6 @@ def test_a_push_to_the_emulator_without_a_local_registry_is_refused(tmp_path, mo
     assert code == 2 and "serves no registry: pass --registry 127.0.0.1:PORT" in capsys.readouterr().err
 
 
-@pytest.fixture
-def repo(tmp_path):
-    git = lambda *args: subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)  # noqa: E731
-    git("init", "-q")
-    (tmp_path / "a.txt").write_text("one\n")
-    git("add", "a.txt")
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
-    return tmp_path
-
-
-def test_a_clean_tree_is_tagged_with_its_short_commit(repo):
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    assert commit_tag(repo) == head.stdout.strip()
-
-
-def test_a_dirty_tree_is_refused_naming_the_changed_file(repo):
-    (repo / "a.txt").write_text("two\n")
-    with pytest.raises(BadInput, match=r"1 uncommitted change\(s\) \(a.txt\).*or pass --allow-dirty"):
-        commit_tag(repo)
-
-
-def test_a_dirty_tree_with_allow_dirty_gets_a_tag_of_its_own(repo):
-    (repo / "a.txt").write_text("two\n")
-    first = commit_tag(repo, allow_dirty=True)
-    (repo / "a.txt").write_text("three\n")
-    assert "-dirty-" in first and commit_tag(repo, allow_dirty=True) != first
-
-
 def test_a_first_push_needs_only_the_repository_output(tmp_path, capsys):
     only_repository = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
     made = []
@@ -115,3 +84,16 @@ def test_a_deploy_of_a_tag_neither_recorded_nor_in_the_repository_is_refused(tmp
     code = main(["deploy", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(only_repository),
                  "--history", str(tmp_path / "h")], target_factory=factory)
     assert code == 2 and "no image is tagged aaaaaaaaaaaa in 123456789012.dkr.ecr" in capsys.readouterr().err
+
+
+def test_a_push_from_a_tree_the_tag_rule_refuses_exits_2_with_its_words(tmp_path, capsys, monkeypatch):
+    import release.__main__ as command
+    from image.tag import TagError
+
+    def dirty(repo, allow_dirty=False):
+        raise TagError("the git tree has 1 uncommitted change(s) (a.txt): ... or pass --allow-dirty")
+
+    monkeypatch.setattr(command, "commit_tag", dirty)
+    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
+                target_factory=lambda env, outputs: object())
+    assert code == 2 and "1 uncommitted change(s) (a.txt)" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """Build the app's image from app/Dockerfile with buildah (no Docker daemon) and push it to the local registry.
 
-    python -m runner.image build                 # base (once), wheelhouse (once), image; prints its tag and size
-    python -m runner.image push                  # build, start the registry if needed, push; prints the digest
+    python -m image build [--allow-dirty]       # base (once), wheelhouse (once), image; prints its tag and size
+    python -m image push [--allow-dirty]        # build, start the registry if needed, push; prints the digest
 
 Machines here cannot pull python:3.11-slim-bookworm nor reach PyPI from inside a build, so:
 - the base is a stand-in built once from Debian bookworm packages (debootstrap: bookworm's python3 is
@@ -14,7 +14,6 @@ Both, and buildah's own image storage, are cached in ~/.cache/notes-app-image (s
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -25,15 +24,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import paths
+from local.progress import step
 
-from .registry import Registry, RegistryError, RegistrySettings
+from image.registry import Registry
+from image.tag import ROOT, TagError, commit_tag
 
-ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_BASE = "python:3.11-slim-bookworm"
 """The FROM image of app/Dockerfile, which the stand-in replaces."""
 # The wheels' platforms: the stand-in base is Debian bookworm (glibc 2.36) on x86_64, CPython 3.11.
@@ -69,8 +68,10 @@ class ImageSettings:
     mirror: str | None = None
     """Debian mirror for debootstrap; None: the one apt uses (/etc/apt/sources.list*)."""
     tag: str | None = None
-    """The image's tag; None: the git commit (see image_tag). Set it to build and push under one tag even
+    """The image's tag; None: the git commit (image/tag.py). Set it to build and push under one tag even
     if a commit lands in between."""
+    allow_dirty: bool = False
+    """With tag None and uncommitted changes: tag `<commit>-dirty-<hash>` instead of refusing (image/tag.py)."""
     storage_driver: str = field(default_factory=lambda: os.environ.get("STORAGE_DRIVER") or "overlay")
     """buildah's storage driver: overlay (fast; $STORAGE_DRIVER overrides), vfs where overlay cannot mount."""
 
@@ -109,28 +110,6 @@ class PushedImage:
         return f"{self.registry}/{self.repository}@{self.digest}"
 
 
-# -- progress ----------------------------------------------------------------------------------------
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-class step:
-    """`==> title` on entry, `==> title: done in N s` on exit: long commands show where they are."""
-
-    def __init__(self, title: str) -> None:
-        self.title = title
-
-    def __enter__(self) -> "step":
-        self.started = time.monotonic()
-        say(f"==> {self.title}")
-        return self
-
-    def __exit__(self, kind: object, *_: object) -> None:
-        if kind is None:
-            say(f"==> {self.title}: done in {time.monotonic() - self.started:.1f} s")
-
-
 # -- running tools ------------------------------------------------------------------------------------
 
 def require(tool: str) -> str:
@@ -163,8 +142,11 @@ class Buildah:
 
     def __init__(self, settings: ImageSettings) -> None:
         self.storage = Path(settings.cache) / f"storage-{settings.storage_driver}"
-        runroot = paths.podman_runroot(self.storage)
-        paths.ensure(runroot.parent)
+        try:
+            runroot = paths.podman_runroot(self.storage)
+            paths.ensure(runroot.parent)
+        except paths.PathError as error:
+            raise ImageError(str(error)) from None
         self.prefix = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(runroot),
                        "--storage-driver", settings.storage_driver]
         # chroot isolation: RUN steps work without user namespaces or a container runtime.
@@ -317,34 +299,6 @@ def ensure_wheelhouse(settings: ImageSettings) -> Path:
 
 # -- the app image ----------------------------------------------------------------------------------------
 
-def _content_digest(context: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts or path.suffix == ".pyc":
-            continue
-        digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def image_tag(context: Path) -> str:
-    """The git commit (short sha); with uncommitted changes in the context, `<sha>-dirty-<content hash>`.
-
-    The content hash keeps two different uncommitted builds from sharing a tag (ECR's tags are immutable).
-    """
-    context = Path(context).resolve()
-    git = ["git", "-C", str(ROOT)]
-    require("git")
-    head = subprocess.run(git + ["rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    if head.returncode != 0:
-        return f"nogit-{_content_digest(context)[:12]}"
-    commit = head.stdout.strip()
-    clean = False
-    if context.is_relative_to(ROOT):
-        status = subprocess.run(git + ["status", "--porcelain", "--", str(context)], capture_output=True, text=True)
-        clean = status.returncode == 0 and status.stdout.strip() == ""
-    return commit if clean else f"{commit}-dirty-{_content_digest(context)[:8]}"
-
-
 def build(settings: ImageSettings = ImageSettings()) -> BuiltImage:
     """Build app/Dockerfile on the stand-in base with the wheelhouse mounted; layers are cached."""
     context = Path(settings.context)
@@ -354,7 +308,10 @@ def build(settings: ImageSettings = ImageSettings()) -> BuiltImage:
     with cache_lock(settings):
         base = ensure_base(settings, buildah)
         wheels = ensure_wheelhouse(settings)
-    tag = settings.tag or image_tag(context)
+    try:
+        tag = settings.tag or commit_tag(ROOT, allow_dirty=settings.allow_dirty)
+    except TagError as error:
+        raise ImageError(str(error)) from None
     name = f"localhost/{settings.repository}:{tag}"
     with step(f"building {name} from {context}/Dockerfile"):
         buildah("bud", "--layers", "--pull=never",
@@ -389,46 +346,6 @@ def last_pushed(workdir: Path) -> PushedImage:
     """What the last push from this work folder recorded."""
     record = Path(workdir) / "image.json"
     if not record.exists():
-        raise ImageError(f"nothing pushed from {workdir} yet: run `python -m runner.image push`")
+        raise ImageError(f"nothing pushed from {workdir} yet: run `python -m image push`")
     data = json.loads(record.read_text())
     return PushedImage(repository=data["repository"], tag=data["tag"], registry=data["registry"], digest=data["digest"])
-
-
-# -- command line ----------------------------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runner.image", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["base", "build", "push"],
-                        help="base: only the stand-in base; build: the app image; push: build, then push")
-    parser.add_argument("--context", default=str(ImageSettings.context), help="build context (default app/)")
-    parser.add_argument("--repository", default=ImageSettings.repository, help="repository name (default notes-app)")
-    parser.add_argument("--workdir", default=str(RegistrySettings.workdir),
-                        help="work folder of the registry and image.json (default .local-deploy)")
-    parser.add_argument("--mirror", default=None, help="Debian mirror for the base (default: the one apt uses)")
-    parser.add_argument("--tag", default=None, help="the image's tag (default: the git commit, see image_tag)")
-    args = parser.parse_args(argv)
-    settings = ImageSettings(context=Path(args.context), repository=args.repository, mirror=args.mirror, tag=args.tag)
-    started = time.monotonic()
-    try:
-        if args.command == "base":
-            with cache_lock(settings):
-                say(f"base: {ensure_base(settings, Buildah(settings))}")
-            return 0
-        image = build(settings)
-        say(f"image: {image.name} ({image.size})")
-        if args.command == "push":
-            registry = Registry(RegistrySettings(workdir=Path(args.workdir)))
-            with step("starting the local registry (if not running)"):
-                registry.start()
-            pushed = push(image, registry, settings)
-            say(f"pushed: {pushed.reference}")
-            print(pushed.digest)
-    except (ImageError, RegistryError) as error:
-        say(f"error: {error}")
-        return 1
-    say(f"==> {args.command}: done in {time.monotonic() - started:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -79,7 +79,7 @@ class Registry:
         """host:port of the running registry; raises when it is not running."""
         if self.process.pid() is None:
             raise RegistryError(f"the local registry of {self.settings.workdir} is not running: "
-                                "start it with `python -m runner.registry start` (or `python -m runner.image push`)")
+                                "start it with `python -m image.registry start` (or `python -m image push`)")
         return json.loads(self.state.read_text())["address"]
 
     def running(self) -> bool:
@@ -144,7 +144,7 @@ class Registry:
         found = manifest_digest(self.address, repository, tag)
         if found is None:
             raise RegistryError(f"the registry at {self.address} has no image {repository}:{tag}: "
-                                "build and push it with `python -m runner.image push`")
+                                "build and push it with `python -m image push`")
         return found
 
 
@@ -161,11 +161,11 @@ def manifest_digest(address: str, repository: str, tag: str) -> str | None:
         raise RegistryError(f"the registry at {address} answered {error.code} for {repository}:{tag}") from None
     except OSError as error:
         raise RegistryError(f"the registry at {address} does not answer ({error}): "
-                            "restart it with `python -m runner.registry stop` then `start`") from None
+                            "restart it with `python -m image.registry stop` then `start`") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runner.registry", description="The local image registry.")
+    parser = argparse.ArgumentParser(prog="python -m image.registry", description="The local image registry.")
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument("--workdir", default=str(RegistrySettings.workdir), help="work folder (default .local-deploy)")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
