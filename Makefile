@@ -46,11 +46,11 @@ test: setup
 ## No AWS account or credentials; the emulator keeps running until `make demo-down`.
 demo: setup
 	tools/setup.sh containers check
-	$(PYTHON) -m tools.demo up
+	$(PYTHON) -m demo up
 
 ## Destroy the demo deployment, then stop the emulator
 demo-down:
-	$(if $(wildcard $(PYTHON)),$(PYTHON) -m tools.demo down,@echo "Nothing to stop: make demo has not run here.")
+	$(if $(wildcard $(PYTHON)),$(PYTHON) -m demo down,@echo "Nothing to stop: make demo has not run here.")
 
 ## Only the deploy cycle on the emulator (init, plan, apply, re-plan, change, lock, destroy; ~6 min)
 test-deploy: setup

@@ -22,18 +22,18 @@ from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from infra.access_logs import AccessLogBucket
 from infra.buckets import deny_insecure_transport, protect_bucket
 from infra.ci_identity import CiIdentity
-from infra.config import BOOTSTRAP_STACK, BootstrapConfig, EnvironmentConfig
+from infra.config import BOOTSTRAP_STACK, BOOTSTRAP_STATE, BootstrapConfig, EnvironmentConfig
 from infra.database import Database
 from infra.encryption import EncryptionKey
 from infra.firewall import WebFirewall
 from infra.load_balancer import LoadBalancer
 from infra.network import Network
-from local import EMULATOR_KEY
 from infra.policy import enforce
 from infra.registry import ContainerRegistry
 from infra.service import WebService
+from local import EMULATOR_KEY
 
-LOCAL_STATE_PATH = "../../../terraform.bootstrap.tfstate"
+LOCAL_STATE_PATH = f"../../../{BOOTSTRAP_STATE}"  # from cdktf.out/stacks/bootstrap/ to beside cdktf.out/
 # Services this stack calls; each gets the custom endpoint when one is set.
 EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
                      "applicationautoscaling", "sts", "s3", "kms", "cloudwatch", "wafv2")

@@ -1,1 +1,2 @@
-"""Deploy tooling: the provider mirror setting, the Terraform runner and the `make demo` command."""
+"""The middle floor of deploy tooling: the Terraform runner, the provider mirror setting, the plan scope and
+environment list of the workflows, the configuration reference, and the setup script."""

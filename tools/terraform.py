@@ -1,5 +1,5 @@
 """Run Terraform and cdktf for this repository's stacks against a local AWS emulator: one runner with a
-log per run, progress while it runs, and one error path. `make demo` (tools/demo.py) and the deploy
+log per run, progress while it runs, and one error path. `make demo` (demo/) and the deploy
 tests (tests/deploy/) both drive Terraform through `LocalDeployment`.
 
 Every run writes its output to `<workdir>/logs/NN-<name>.log` and returns a `Step`; a long run prints
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from infra.config import BOOTSTRAP_STACK
+from infra.config import BOOTSTRAP_STACK, BOOTSTRAP_STATE
 from local import EMULATOR_ENV, EMULATOR_KEY
 from tools import mirror as provider_mirror
 
@@ -33,9 +33,9 @@ BOOTSTRAP = BOOTSTRAP_STACK
 REGION = "us-east-1"
 MIN_TERRAFORM = (1, 10)  # S3-native state locking (use_lockfile)
 MIN_NODE = 18
-PROVIDER = "hashicorp/aws 5.100.0"
+PROVIDER_VERSION = "5.100.0"  # what cdktf-cdktf-provider-aws 20.1.0 is generated for
+PROVIDER = f"hashicorp/aws {PROVIDER_VERSION}"
 LOOPBACK = {"127.0.0.1", "localhost"}
-BOOTSTRAP_STATE = "terraform.bootstrap.tfstate"  # infra/stacks.py: LOCAL_STATE_PATH, next to cdktf.out
 DONE = re.compile(r": (Creation|Modifications|Destruction) complete after")
 
 
@@ -272,7 +272,8 @@ class LocalDeployment:
                 f"terraform init could not get the {PROVIDER} provider ({where}, and registry.terraform.io "
                 "did not answer). Connect this machine to registry.terraform.io (Terraform downloads it, "
                 "a few hundred MB), or put the provider in a filesystem mirror "
-                "(registry.terraform.io/hashicorp/aws/5.100.0/<os>_<arch>/terraform-provider-aws_v5.100.0_x5) "
+                f"(registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/<os>_<arch>/terraform-provider-aws_v"
+                f"{PROVIDER_VERSION}_x5) "
                 f"and set {provider_mirror.SETTING} to its folder. Terraform said:\n{step.errors()}")
         return step
 

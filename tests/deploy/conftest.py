@@ -15,9 +15,9 @@ order, and records every step (command, exit code, output, wall time) and what b
   destroy     `terraform destroy`, then an inventory of the emulator equals the one taken before
               dev was applied
 
-`failed_apply` runs, on a second emulator and in a thread alongside the cycle, `python -m tools.demo up`
+`failed_apply` runs, on a second emulator and in a thread alongside the cycle, `python -m demo up`
 (the `make demo` command, bootstrap included) whose apply fails half-way because a role with one of
-the stack's names already exists, then checks the state and runs `python -m tools.demo down`.
+the stack's names already exists, then checks the state and runs `python -m demo down`.
 
 A step that fails stops the steps after it (destroy still runs when something was applied); a test
 that reads a step which did not run fails and says why. Nothing is skipped.
@@ -247,7 +247,7 @@ def cycle(emulator_endpoint, workdir, tools, failed_apply_scenario) -> Record:
 
 
 class FailedApplyScenario:
-    """`tools.demo up` failing half-way on an emulator of its own, then `tools.demo down`.
+    """`demo up` failing half-way on an emulator of its own, then `demo down`.
 
     It runs in a thread next to the cycle: both spend most of their wall time in the provider's own
     waits (RDS, S3 lifecycle configuration), so overlapping them keeps the session short."""
@@ -449,7 +449,7 @@ def _run_cycle(record: Record, deployment: tf.LocalDeployment, endpoint: str, wo
 # -- the failed apply -------------------------------------------------------------------------------
 
 def _local_deploy(name: str, command: str, endpoint: str, workdir: Path, deployment: tf.LocalDeployment) -> tf.Step:
-    argv = [sys.executable, "-m", "tools.demo", command, "--stack", STACK,
+    argv = [sys.executable, "-m", "demo", command, "--stack", STACK,
             "--endpoint", endpoint, "--workdir", str(workdir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return deployment.run(name, argv, cwd=ROOT, env=env, timeout=900)

@@ -1,4 +1,4 @@
-"""`make demo` (tools/demo.py) stops early, saying what to install, when a tool is missing; it refuses
+"""`make demo` (demo/) stops early, saying what to install, when a tool is missing; it refuses
 anything that could reach beyond the emulator on this machine."""
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _bin_dir(tmp_path: Path, **programs: str | None) -> Path:
 
 def _up(tmp_path: Path, path: str, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, "-m", "tools.demo", "up", "--workdir",
+    return subprocess.run([sys.executable, "-m", "demo", "up", "--workdir",
                            str(tmp_path / "work"), *extra], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -72,7 +72,7 @@ def offline_up(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     config = where / "offline.tfrc"
     config.write_text('provider_installation {\n  network_mirror {\n    url = "https://127.0.0.1:9/"\n  }\n}\n')
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_PROVIDER_MIRROR": "none"}
-    result = subprocess.run([sys.executable, "-m", "tools.demo", "up", "--workdir", str(where / "work")],
+    result = subprocess.run([sys.executable, "-m", "demo", "up", "--workdir", str(where / "work")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     return result, where / "work"
 
@@ -128,7 +128,7 @@ def test_up_refuses_a_work_folder_too_deep_for_path_max_before_any_emulator_star
     from local import paths
 
     workdir = tmp_path / "a folder with spaces" / "/".join(["d" * 250] * 15)
-    result = subprocess.run([sys.executable, "-m", "tools.demo", "up", "--workdir", str(workdir)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "demo", "up", "--workdir", str(workdir)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert f"over the limit of {paths.PATH_MAX - paths.DEEPEST}" in result.stderr

@@ -1,5 +1,5 @@
-"""`python -m tools.demo up` (make demo) whose apply fails half-way: it says so, the state stays consistent and
-`python -m tools.demo down` still removes everything.
+"""`python -m demo up` (make demo) whose apply fails half-way: it says so, the state stays consistent and
+`python -m demo down` still removes everything.
 
 It runs on an emulator of its own, from nothing: `up` applies the bootstrap stack, then dev, whose
 apply fails for a real reason: an IAM role with the name of one of the stack's roles already exists,

@@ -1,0 +1,343 @@
+"""`make demo` / `make demo-down`: deploy an environment's stack onto the local AWS emulator (moto on
+127.0.0.1), no AWS account, and run it here; then destroy it and stop the emulator.
+
+    python -m demo up   [--stack NAME] [--workdir .local-deploy] [--endpoint URL] [--port N]
+    python -m demo down [--stack NAME] [--workdir .local-deploy] [--endpoint URL]
+
+`up` checks the paths and the tools, starts the emulator in the background (or reuses the one it started
+before), builds the app's image from app/Dockerfile (tagged by image/tag.py: the git commit, or
+`<commit>-dirty-<hash>` for uncommitted changes), synthesizes the bootstrap stack and the chosen stack
+(default: the first environment in infra/environments.py) with that tag, pointed at the emulator, applies
+the bootstrap stack (the Terraform state bucket, local state in the work folder), then runs `terraform init`
+(S3 backend in that bucket, S3-native locking), `plan` and `apply` for the stack, pushes the image to a
+local registry, and finally runs what was deployed on this machine (`python -m runner up`: PostgreSQL with
+TLS, the tasks as containers, HAProxy as the load balancer) and prints the URL that answers. Each of those
+is one function below, in the order `up` prints them. Run again after changing the app: a new image, a new
+task definition, a rolling deploy. `down` stops the containers, destroys the stack and stops the registry
+and the emulator.
+
+With `--endpoint` both use an emulator that is already running and never start or stop one.
+Everything written stays in the work folder (synthesized JSON, the bootstrap stack's local state, a log
+of every run, the emulator's pidfile and log), but for the few paths whose length a tool limits
+(local/paths.py); nothing touches cdktf.out/ or the real bootstrap state, and no AWS credentials are read
+(fake ones are set for every run).
+
+Exit codes: 0 done, 1 a step failed (the message says which and what to do), 2 a tool is missing, the
+configuration is invalid or a path is over a limit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from local import EMULATOR_KEY, WORKDIR, paths
+from local.progress import Steps, duration, say
+from emulator.server import is_answering, running_endpoint, start_background, stop_background
+from image.tag import TagError, commit_tag
+from tools.terraform import (
+    BOOTSTRAP, BOOTSTRAP_STATE, PROVIDER, ROOT, DeployError, LocalDeployment, Step, check_tools,
+    loopback_endpoint, managed,
+)
+
+
+def environments_config() -> dict:
+    from infra import environments
+
+    return environments.ENVIRONMENTS
+
+
+def _say(line: str) -> None:
+    say(line, sys.stdout)  # `make demo`'s progress is what a person reads: stdout
+
+
+def _forget_bootstrap_state(workdir: Path) -> None:
+    """The bootstrap stack's local state describes a state bucket in the emulator's memory: when that emulator is
+    gone (stopped, or never started by this folder), the state describes nothing."""
+    for stale in workdir.glob(BOOTSTRAP_STATE + "*"):
+        stale.unlink()
+
+
+def _emulator(workdir: Path, port: int) -> tuple[str, bool]:
+    """(endpoint, started now): reuse the emulator this tool started before if it still answers."""
+    pidfile = workdir / "emulator.pid"
+    endpoint = running_endpoint(pidfile)
+    if endpoint:
+        return endpoint, False
+    stop_background(pidfile)  # stale: its process is gone (and with it what it held)
+    # A new emulator is empty, and the logs of the earlier session end here.
+    _forget_bootstrap_state(workdir)
+    shutil.rmtree(workdir / "logs", ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return start_background(pidfile, port=port, logfile=workdir / "emulator.log"), True
+
+
+def _fail(step: Step, what: str, advice: str) -> DeployError:
+    return DeployError(f"{what} failed (exit {step.returncode}, log {step.log}):\n{step.errors()}\n\n{advice}")
+
+
+def _ok(step: Step, what: str, advice: str = "Fix the error above and run again.") -> Step:
+    """The step if it succeeded, else the DeployError that says what failed, its log, and `advice`."""
+    if not step.ok:
+        raise _fail(step, what, advice)
+    return step
+
+
+# -- the steps of `up`, in the order it prints them -------------------------------------------------------
+
+def _check(workdir: Path):
+    paths.check_workdir(workdir)  # before anything starts: a path over a limit (local.paths) exits 2
+    tools = check_tools()
+    provider_source = (f"mirror {tools.mirror}" if tools.mirror
+                       else "registry.terraform.io (no mirror: Terraform downloads it)")
+    _say(f"    terraform {'.'.join(map(str, tools.terraform_version))}, node at {tools.node}, "
+         f"{PROVIDER} from {provider_source}")
+    return tools
+
+
+def _start_emulator(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
+    if args.endpoint:
+        endpoint = loopback_endpoint(args.endpoint)
+        if not is_answering(endpoint):
+            raise DeployError(f"no emulator answers at {endpoint}")
+        _say(f"    using the emulator at {endpoint} (--endpoint: it is not started or stopped here)")
+        return endpoint, False
+    endpoint, started_here = _emulator(workdir, args.port)
+    _say(f"    {'started' if started_here else 'reusing the one started earlier'}: {endpoint}")
+    return endpoint, started_here
+
+
+def _build_image(deployment: LocalDeployment) -> str:
+    # The git commit (image/tag.py); uncommitted changes are what you run here, so they get a tag of their
+    # own. Fixed here, so that a commit landing meanwhile changes nothing.
+    try:
+        tag = commit_tag(ROOT, allow_dirty=True)
+    except TagError as error:
+        raise DeployError(str(error)) from None
+    _ok(deployment.run("image-build", [sys.executable, "-m", "image", "build", "--tag", tag], cwd=ROOT,
+                       heartbeat=30), "building the image")
+    _say(f"    tag {tag}")
+    return tag
+
+
+def _apply_bootstrap(deployment: LocalDeployment) -> None:
+    for step in (deployment.init(BOOTSTRAP), deployment.apply(BOOTSTRAP, plan_file=None, heartbeat=20)):
+        _ok(step, f"terraform {step.argv[1]} of the bootstrap stack")
+
+
+def _plan(deployment: LocalDeployment, stack: str) -> int:
+    """How many resources the plan adds."""
+    step = _ok(deployment.plan(stack), f"terraform plan of {stack}")
+    planned = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", step.output)
+    _say(f"    {planned.group(0) if planned else 'No changes.'}")
+    return int(planned.group(1)) if planned else 0
+
+
+def _apply(deployment: LocalDeployment, stack: str, adding: int) -> None:
+    if adding:
+        _say("    the provider waits for the database as it would on AWS: about 2 minutes")
+    step = deployment.apply(stack, heartbeat=20)
+    if not step.ok:
+        created = managed(deployment.state_list(stack))
+        backend = deployment.stack_json(stack)["terraform"]["backend"]["s3"]
+        raise _fail(step, f"terraform apply of {stack}", (
+            f"The apply stopped half-way: {len(created)} resources were created and are recorded in "
+            f"the state (s3://{backend['bucket']}/{backend['key']} in the emulator), so "
+            "the state matches what exists. The emulator keeps running so that you can either fix the "
+            "cause and run `make demo` again (it continues from the state), or remove everything with "
+            "`make demo-down`."))
+    applied = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", step.output)
+    _say(f"    {applied.group(0) if applied else 'No changes.'}")
+
+
+def _push_image(deployment: LocalDeployment, outputs: dict, tag: str, workdir: Path) -> dict:
+    repository = str(outputs["ecr_repository_url"]).split("/", 1)[1]
+    _ok(deployment.run("image-push", [sys.executable, "-m", "image", "push", "--repository", repository, "--tag", tag,
+                                      "--workdir", str(workdir)], cwd=ROOT, heartbeat=30),
+        "pushing the image", "Fix the error above and run `make demo` again.")
+    image = json.loads((workdir / "image.json").read_text())
+    _say(f"    {image['reference']} ({image['size']}), {image['digest']}")
+    return image
+
+
+def _run_service(deployment: LocalDeployment, args: argparse.Namespace, endpoint: str, outputs: dict,
+                 image: dict, workdir: Path) -> str:
+    """`python -m runner up` on what was deployed; its URL."""
+    config = environments_config()[args.stack]
+    argv = [sys.executable, "-m", "runner", "up", "--endpoint", endpoint, "--region", config.region,
+            "--cluster", outputs["cluster_name"], "--service", outputs["service_name"],
+            "--registry", image["registry"], "--workdir", str(workdir)]
+    if config.service.migrations == "task":
+        argv.append("--migrate")
+    step = _ok(deployment.run("runner-up", argv, cwd=ROOT, heartbeat=20), "running the service (python -m runner up)",
+               "The stack stays deployed on the emulator. Fix the error above and run `make demo` "
+               "again, or `make demo-down` to stop everything.")
+    return step.output.strip().splitlines()[-1]
+
+
+def up(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir).resolve()
+    stack = args.stack
+    progress = Steps(total=11, stream=sys.stdout)
+    started = time.monotonic()
+    with progress.step("checking the paths, terraform, node and the AWS provider"):
+        tools = _check(workdir)
+    with progress.step("starting the AWS emulator (moto) on 127.0.0.1"):
+        endpoint, started_here = _start_emulator(args, workdir)
+    deployment = LocalDeployment(endpoint, workdir, stack, terraform=tools.terraform, say=_say)
+    applying = False
+    try:
+        with progress.step("building the app image from app/Dockerfile (buildah, no Docker daemon)"):
+            tag = _build_image(deployment)
+        with progress.step(f"synthesizing the bootstrap and {stack} stacks for the emulator (IMAGE_TAG={tag})"):
+            _ok(deployment.synth(tag), "synthesis (python main.py)")
+        with progress.step("applying the bootstrap stack (the Terraform state bucket)"):
+            _apply_bootstrap(deployment)
+        with progress.step(f"terraform init ({stack}: S3 backend in the state bucket, lock file)"):
+            _ok(deployment.init(stack), f"terraform init of {stack}")
+        with progress.step(f"terraform plan ({stack})"):
+            adding = _plan(deployment, stack)
+        applying = True
+        with progress.step(f"terraform apply ({stack})"):
+            _apply(deployment, stack, adding)
+        with progress.step(f"reading the outputs of {stack}"):
+            outputs = deployment.outputs(stack)
+        with progress.step("pushing the image to a local registry, as the stack's ECR repository"):
+            image = _push_image(deployment, outputs, tag, workdir)
+        with progress.step("running the deployed service here: PostgreSQL, the tasks (podman), HAProxy"):
+            url = _run_service(deployment, args, endpoint, outputs, image, workdir)
+    except BaseException:
+        if started_here and not applying:
+            stop_background(workdir / "emulator.pid")  # nothing was deployed: leave nothing running
+            _say("    the emulator started for this run was stopped again")
+        raise
+    _summary(args, deployment, progress, time.monotonic() - started, outputs, image, url, endpoint)
+    return 0
+
+
+def _summary(args: argparse.Namespace, deployment: LocalDeployment, progress: Steps, total: float, outputs: dict,
+             image: dict, url: str, endpoint: str) -> None:
+    workdir, stack = deployment.workdir, args.stack
+    config = environments_config()[stack]
+    count = len(managed(deployment.state_list(stack)))
+    width = max(len(k) for k in outputs) if outputs else 0
+    _say("")
+    _say(f"Deployed stack '{stack}' onto the local AWS emulator in {duration(total)}: {count} resources.")
+    for title, seconds in progress.timings:
+        _say(f"  {duration(seconds):>10}  {title}")
+    _say("")
+    _say(f"Outputs of {stack}:")
+    for name, value in outputs.items():
+        _say(f"  {name:<{width}} = {value}")
+    _say("These names exist only inside the emulator: no AWS account was used. What they describe runs\n"
+         f"here instead: {config.service.desired_count if not config.service.autoscaling else config.service.autoscaling.min_count} "
+         f"task(s) of image {image['tag']} behind HAProxy, on a PostgreSQL that requires TLS.\n"
+         f"Logs of every step: {deployment.logs}")
+    _say("")
+    _say(f"Open the app: {url}")
+    _say("")
+    if args.endpoint:
+        _say(f"The emulator at {endpoint} was not started by this command and keeps running.")
+    else:
+        pid = (workdir / "emulator.pid").read_text().split()[0]
+        _say(f"The emulator keeps running in the background (pid {pid}, {endpoint}). It holds the deployment\n"
+             "in memory only: stopping it forgets everything, and nothing is written to disk but the work\n"
+             f"folder {workdir}\n(and the run roots and socket in /tmp/notes-*: local/paths.py).")
+        _say(f"  look around:  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={EMULATOR_KEY} AWS_SECRET_ACCESS_KEY={EMULATOR_KEY} "
+             f"aws ecs list-services --cluster {outputs.get('cluster_name', 'CLUSTER')} --region {args.region}")
+        _say("  stop it:      make demo-down   (containers, HAProxy and PostgreSQL stop; terraform destroy; the emulator stops)")
+    _say("To deploy to real AWS instead (billable): see README.md, 'Deploy to a real AWS account'.")
+
+
+def down(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir).resolve()
+    stack = args.stack
+    pidfile = workdir / "emulator.pid"
+    progress = Steps(total=4, stream=sys.stdout)
+    with progress.step("stopping the service's containers, HAProxy and PostgreSQL (python -m runner down)"):
+        stopped = subprocess.run([sys.executable, "-m", "runner", "down", "--workdir", str(workdir)], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=300)
+        if stopped.returncode != 0:
+            raise DeployError(f"python -m runner down failed (exit {stopped.returncode}):\n{stopped.stderr[-3000:]}\n"
+                              "Run `make demo-down` again.")
+        subprocess.run([sys.executable, "-m", "image.registry", "stop", "--workdir", str(workdir)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    with progress.step("checking terraform"):
+        tools = check_tools(need_node=False)
+    if args.endpoint:
+        endpoint = loopback_endpoint(args.endpoint)
+        if not is_answering(endpoint):
+            raise DeployError(f"no emulator answers at {endpoint}")
+    else:
+        endpoint = running_endpoint(pidfile)
+        if not endpoint:
+            stop_background(pidfile)
+            _forget_bootstrap_state(workdir)
+            _say("Nothing to destroy: no emulator started by `make demo` is running (what it held is gone).")
+            return 0
+    deployment = LocalDeployment(endpoint, workdir, stack, terraform=tools.terraform, say=_say)
+    with progress.step(f"terraform destroy ({stack})"):
+        if not (deployment.stack_dir() / "cdk.tf.json").exists():
+            _ok(deployment.synth(), "synthesis (python main.py)")
+        for step in (deployment.init(stack), deployment.destroy(stack, heartbeat=20)):
+            _ok(step, f"terraform {step.argv[1]} of {stack}", (
+                "The emulator keeps running so that you can run `make demo-down` again. To drop "
+                f"everything at once instead: python -m emulator stop --pidfile {pidfile}"))
+        destroyed = re.search(r"Resources: (\d+) destroyed", step.output)
+        _say(f"    {destroyed.group(0) if destroyed else 'nothing to destroy'}")
+    with progress.step("stopping the emulator"):
+        if args.endpoint:
+            _say(f"    left running: {endpoint} was given with --endpoint")
+        else:
+            stop_background(pidfile)
+            _forget_bootstrap_state(workdir)  # the state bucket went with the emulator's memory
+            _say(f"    stopped ({endpoint})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("up", "deploy the stack onto the emulator (starting it)"),
+                            ("down", "destroy the stack and stop the emulator")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--stack", help="environment stack to deploy (default: the first in infra/environments.py)")
+        cmd.add_argument("--workdir", default=str(WORKDIR), help="work folder (default .local-deploy)")
+        cmd.add_argument("--endpoint", help="use this running emulator (http://127.0.0.1:PORT); never start/stop one")
+        if name == "up":
+            cmd.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
+    args = parser.parse_args(argv)
+    try:
+        from infra import environments
+    except Exception as exc:  # noqa: BLE001 - any mistake in the file the user edits, as main.py reports it
+        print(f"error: invalid configuration: infra/environments.py: {type(exc).__name__}: {exc}\n"
+              "`make synth` shows the line; fix it and run again", file=sys.stderr)
+        return 2
+    args.stack = args.stack or next(iter(environments.ENVIRONMENTS))
+    if args.stack not in environments.ENVIRONMENTS:
+        print(f"error: --stack {args.stack!r} is not an environment in infra/environments.py; known: "
+              f"{', '.join(environments.ENVIRONMENTS)}", file=sys.stderr)
+        return 2
+    args.region = environments.ENVIRONMENTS[args.stack].region
+    try:
+        return up(args) if args.command == "up" else down(args)
+    except DeployError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except paths.PathError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: Terraform saved what it had done in the state; run the command again "
+              "or `make demo-down`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
