@@ -11,10 +11,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local import EMULATOR_BOTO, WORKDIR
+from local.progress import say
 from release import flow, outputs as stack_outputs
 from release.history import History
 from release.model import BadInput, Image, ReleaseError
-from release.source import ROOT, commit_tag
+from image.tag import ROOT, TagError, commit_tag
 
 COMMANDS = ("push", "migrate", "deploy", "release", "rollback")
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     if _is_loopback(endpoint) and args.command in ("push", "release") and not args.registry:
         raise BadInput("AWS_ENDPOINT_URL is a local emulator, which serves no registry: pass --registry "
-                       "127.0.0.1:PORT (the local registry, `python -m runner.registry start`)")
+                       "127.0.0.1:PORT (the local registry, `python -m image.registry start`)")
     needed = stack_outputs_needed(args)
     outs = (stack_outputs.from_file(args.outputs, needed) if args.outputs
             else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed))
@@ -132,10 +133,13 @@ def stack_outputs_needed(args: argparse.Namespace) -> tuple[str, ...]:
 def _steps(args: argparse.Namespace, target, history: History, timing: flow.Timing) -> None:
     image: Image | None = None
     if args.command in ("push", "release"):
-        tag = commit_tag(ROOT, allow_dirty=args.allow_dirty)
+        try:
+            tag = commit_tag(ROOT, allow_dirty=args.allow_dirty)
+        except TagError as error:
+            raise BadInput(str(error)) from None
         image = target.push(tag)
         history.record_pushed(image)
-        flow.say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate "
+        say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate "
                  f"{'--local ' if args.local else ''}--env {args.env}")
     elif args.command in ("migrate", "deploy"):
         image = history.last_pushed() if not args.tag else _tagged(args.tag, history, target)
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None, target_factory=None) -> int:
               "credentials (`aws sts get-caller-identity`) and the role's permissions, then run the same "
               "command again; the lines above say which step had started", file=sys.stderr, flush=True)
         return 1
-    flow.say(f"==> {args.command} {args.env}: done in {time.monotonic() - started:.0f} s")
+    say(f"==> {args.command} {args.env}: done in {time.monotonic() - started:.0f} s")
     return 0
 
 

@@ -5,6 +5,7 @@ Tested against the local emulator (moto, emulator/); the same calls go to AWS wh
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import json
 import os
@@ -18,6 +19,7 @@ from typing import Callable, Iterable, Protocol
 
 from botocore.exceptions import ClientError
 
+from local.progress import step
 from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.outputs import StackOutputs
 
@@ -42,21 +44,20 @@ class Applier(Protocol):
 
 
 def buildah_pusher(registry_tls: bool = True, settings=None) -> Pusher:
-    """runner.image's builder, then `buildah push` with an auth file (never credentials on a command line).
-    `settings`: a runner.image.ImageSettings (default: app/ of this checkout)."""
+    """image.build's builder (the image tagged `tag`), then `buildah push` with an auth file (never credentials on a
+    command line). `settings`: an image.build.ImageSettings (default: app/ of this checkout)."""
 
     def push(tag: str, destination: str, auth: dict) -> str:
-        from runner import image as builder
+        from image import build as builder
 
-        nonlocal settings
-        settings = settings or builder.ImageSettings()
-        built = builder.build(settings)
+        chosen = dataclasses.replace(settings or builder.ImageSettings(), tag=tag)
+        built = builder.build(chosen)
         with tempfile.TemporaryDirectory(prefix="release-push-") as folder:
             authfile, digestfile = Path(folder) / "auth.json", Path(folder) / "digest"
             authfile.touch(mode=0o600)
             authfile.write_text(json.dumps(auth))
-            with builder.step(f"pushing {built.name} to {destination}"):
-                builder.Buildah(settings)("push", f"--tls-verify={'true' if registry_tls else 'false'}",
+            with step(f"pushing {built.name} to {destination}"):
+                builder.Buildah(chosen)("push", f"--tls-verify={'true' if registry_tls else 'false'}",
                                           "--authfile", str(authfile), "--digestfile", str(digestfile),
                                           built.name, f"docker://{destination}", what=f"buildah push to {destination}")
             return digestfile.read_text().strip()

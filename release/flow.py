@@ -4,21 +4,17 @@ No step here knows whether it drives AWS or the local runner: each asks the `Tar
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+from local.progress import say
 from release.history import History
 from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.target import Target
 
 
 PROGRESS_EVERY = 10.0  # seconds between two progress lines while waiting
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ tasks behind HAProxy (and trips the deployment circuit breaker as ECS would). Th
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,8 +19,7 @@ from release.aws import AwsTarget
 from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.outputs import StackOutputs
 from runner.layout import Layout
-from runner.registry import manifest_digest
-from runner.scheduler import _read
+from image.registry import manifest_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = ("starting", "serving", "draining")
@@ -29,11 +27,12 @@ LIVE = ("starting", "serving", "draining")
 
 def running_system(workdir: Path) -> dict:
     """What `python -m runner up` recorded in `workdir`: endpoint, cluster, service, registry, region."""
-    desired = Layout(workdir=Path(workdir)).desired_file
-    if not desired.is_file():
-        raise BadInput(f"nothing runs in {workdir} (no {desired}): start the local system with `make demo` "
-                       "first, or pass the --workdir it used")
-    return json.loads(desired.read_text())
+    layout = Layout(workdir=Path(workdir))
+    desired = layout.read(layout.desired_file)
+    if desired is None:
+        raise BadInput(f"nothing runs in {workdir} (no {layout.desired_file}): start the local system with "
+                       "`make demo` first, or pass the --workdir it used")
+    return desired
 
 
 @dataclass
@@ -126,7 +125,7 @@ class LocalTarget:
         return expected
 
     def service_status(self) -> ServiceStatus:
-        desired, status = _read(self._layout.desired_file, {}), _read(self._layout.status_file, {})
+        desired, status = self._layout.read(self._layout.desired_file, {}), self._layout.read(self._layout.status_file, {})
         if not status or status.get("generation") != desired.get("generation"):
             # The supervisor has not picked the new deployment up yet.
             return ServiceStatus((Deployment("PRIMARY", self._expected, "IN_PROGRESS"),))
@@ -180,5 +179,5 @@ def stack_outputs(workdir: Path, endpoint: str, environment: str, needed: tuple[
         raw = LocalDeployment(endpoint, workdir, environment).outputs(environment)
     except (DeployError, OSError) as error:
         raise BadInput(f"the {environment} stack's outputs cannot be read from {workdir}: {error}\nIs it the "
-                       f"environment `make demo` deployed? (`python -m tools.demo up --stack {environment}`)") from None
+                       f"environment `make demo` deployed? (`python -m demo up --stack {environment}`)") from None
     return parse(raw, f"the {environment} stack in {workdir}", needed)

@@ -1,2 +1,2 @@
-"""Run what the emulator says is deployed on this machine: the image (image.py), a local registry
-speaking ECR's registry API (registry.py), the tasks, their database and load balancer."""
+"""Run on this machine what the emulator says is deployed: the database, the load balancer, the tasks (from
+the image in the local registry, image/), the scheduler that keeps them, and the rolling deployment."""

@@ -18,23 +18,19 @@ import time
 from pathlib import Path
 
 from local import WORKDIR, paths
+from local.progress import say
 from runner import deployment as deployed
 from runner import tasks as podman_tasks
 from runner.balancer import Balancer, BalancerError, BalancerSettings
 from runner.database import Database, DatabaseError, DatabaseSettings
 from runner.layout import Layout
 from local.processes import free_port, port_free
-from runner.scheduler import _read, _write
 
 ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError, paths.PathError)
 
 
 class RunnerError(Exception):
     pass
-
-
-def say(line: str) -> None:
-    print(f"==> {line}", file=sys.stderr, flush=True)
 
 
 def _database(layout: Layout) -> Database:
@@ -69,7 +65,7 @@ def up(args: argparse.Namespace) -> int:
         port = saved["port"]
     started = time.monotonic()
     try:
-        say(f"reading service {args.service} of cluster {args.cluster} from {args.endpoint}")
+        say(f"==> reading service {args.service} of cluster {args.cluster} from {args.endpoint}")
         d = deployed.read(args.endpoint, args.cluster, args.service, args.registry, args.region)
         if d.desired_count * d.maximum_percent // 100 > layout.slots:
             raise RunnerError(f"desired count {d.desired_count} x maximumPercent {d.maximum_percent} needs more "
@@ -83,13 +79,13 @@ def up(args: argparse.Namespace) -> int:
                 raise DatabaseError(f"port 5432 on {layout.db_address} is already in use: pass another --network")
             layout.save(port=port)
         podman = layout.podman()
-        say(f"pulling {d.task.image}")
+        say(f"==> pulling {d.task.image}")
         podman.pull(d.task.image)
         user, password = _master_credentials(d)
         db_name = d.task.environment.get("DB_NAME", "postgres")
-        say(f"PostgreSQL 15 (TLS only) on {layout.db_address}:5432, database {db_name}, user {user}")
+        say(f"==> PostgreSQL 15 (TLS only) on {layout.db_address}:5432, database {db_name}, user {user}")
         _database(layout).start(DatabaseSettings(host=layout.db_address, name=db_name, user=user, password=password))
-        say(f"HAProxy on 127.0.0.1:{port}: {d.health.path} every {d.health.interval} s, "
+        say(f"==> HAProxy on 127.0.0.1:{port}: {d.health.path} every {d.health.interval} s, "
             f"rise {d.health.healthy_threshold}, fall {d.health.unhealthy_threshold}, "
             f"deregistration delay {d.deregistration_delay} s")
         Balancer(layout.folder).start(BalancerSettings(port=port, addresses=layout.addresses,
@@ -98,23 +94,23 @@ def up(args: argparse.Namespace) -> int:
             code = run_migration(layout, d, args)
             if code != 0:
                 raise RunnerError(f"the migration task exited with code {code}: see its output above")
-        generation = (_read(layout.desired_file, {}) or {}).get("generation", 0) + 1
-        _write(layout.desired_file, {"generation": generation, "endpoint": args.endpoint, "cluster": args.cluster,
+        generation = (layout.read(layout.desired_file, {}) or {}).get("generation", 0) + 1
+        layout.write(layout.desired_file, {"generation": generation, "endpoint": args.endpoint, "cluster": args.cluster,
                                      "service": args.service, "registry": args.registry, "region": args.region})
         _start_supervisor(layout)
-        say(f"deploying {d.task.family}:{d.task.revision}: {d.desired_count} tasks "
+        say(f"==> deploying {d.task.family}:{d.task.revision}: {d.desired_count} tasks "
             f"(min {d.minimum_healthy_percent}% healthy, max {d.maximum_percent}%)")
         if args.no_wait:
-            say(f"deployment {generation} handed to the supervisor; `python -m runner status` shows its progress")
+            say(f"==> deployment {generation} handed to the supervisor; `python -m runner status` shows its progress")
         else:
             _wait_steady(layout, generation, args.wait)
     except ERRORS + (RunnerError,) as error:
         print(f"error: {error}", file=sys.stderr)
         if fresh:
-            say("stopping what this run started")
+            say("==> stopping what this run started")
             down(args, quiet=True)
         return 1
-    say(f"up in {time.monotonic() - started:.0f} s")
+    say(f"==> up in {time.monotonic() - started:.0f} s")
     print(f"http://127.0.0.1:{port}/")
     return 0
 
@@ -143,14 +139,14 @@ def _wait_steady(layout: Layout, generation: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = None
     while True:
-        status = _read(layout.status_file, {}) or {}
+        status = layout.read(layout.status_file, {}) or {}
         if not layout.supervisor.pid():
             raise RunnerError(f"the supervisor stopped; its log {layout.log} ends with:\n"
                               f"{layout.log.read_text(errors='replace')[-1500:]}")
         if status.get("generation") == generation:
             summary = ", ".join(f"{t['name'].rsplit('-', 2)[-2]}:{t['state']}" for t in status["tasks"])
             if summary != last:
-                say(f"tasks: {summary or 'none'}")
+                say(f"==> tasks: {summary or 'none'}")
                 last = summary
             if status.get("steady"):
                 return
@@ -163,7 +159,7 @@ def _wait_steady(layout: Layout, generation: int, timeout: float) -> None:
 
 def run_migration(layout: Layout, d: deployed.Deployment, args: argparse.Namespace) -> int:
     task = deployed.migration_task(d, args.registry, args.migration_family)
-    say(f"running the migration task {task.family}:{task.revision} once")
+    say(f"==> running the migration task {task.family}:{task.revision} once")
     podman = layout.podman()
     podman.pull(task.image)
     db_host = task.environment.get("DB_HOST")
@@ -171,7 +167,7 @@ def run_migration(layout: Layout, d: deployed.Deployment, args: argparse.Namespa
     _, finished = podman_tasks.start(podman, task, address=None, detach=False, endpoint=d.endpoint, output=sys.stderr,
                                      db_host=(db_host, layout.db_address) if db_host else None,
                                      prefix=layout.prefix + "-once")
-    say(f"the migration task exited with code {finished.returncode}")
+    say(f"==> the migration task exited with code {finished.returncode}")
     return finished.returncode
 
 
@@ -193,16 +189,16 @@ def down(args: argparse.Namespace, quiet: bool = False) -> int:
     folder = Path(args.workdir).resolve() / "runner"
     if not (folder / "runner.json").exists():
         if not quiet:
-            say(f"nothing is up in {args.workdir}")
+            say(f"==> nothing is up in {args.workdir}")
         return 0
     layout, _ = Layout.load(Path(args.workdir))
     layout.supervisor.stop()
     podman = layout.podman()
     names = list(podman.containers()) if (podman.storage / "root").exists() else []
     if names:
-        say(f"stopping {len(names)} task(s)")
+        say(f"==> stopping {len(names)} task(s)")
         podman.run("rm", "--force", "--time", "10", *names, timeout=120)
-    say("stopping HAProxy and PostgreSQL")
+    say("==> stopping HAProxy and PostgreSQL")
     Balancer(layout.folder).stop()
     _database(layout).stop()
     for path in (layout.desired_file, layout.status_file, layout.tasks_file, layout.settings_file):
@@ -212,12 +208,13 @@ def down(args: argparse.Namespace, quiet: bool = False) -> int:
     paths.remove(layout.folder)
     if layout.podman_storage is None:
         paths.remove(podman.storage)
-    say("down: nothing of this work folder is running")
+    say("==> down: nothing of this work folder is running")
     return 0
 
 
 def status(args: argparse.Namespace) -> int:
-    print(json.dumps(_read(Path(args.workdir).resolve() / "runner" / "status.json", {}), indent=1))
+    layout = Layout(workdir=Path(args.workdir))
+    print(json.dumps(layout.read(layout.status_file, {}), indent=1))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,20 @@ class Layout:
         """The supervisor's pidfile; its pid counts while that process runs `runner supervise` for this folder."""
         return Pidfile(self.pidfile, "runner", "supervise", str(self.folder.parent))
     log = property(lambda self: self.folder / "supervisor.log")
+
+    def read(self, path: Path, default=None):
+        """One of this layout's JSON files (desired_file, status_file, tasks_file); `default` when it is missing
+        or unreadable."""
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return default
+
+    def write(self, path: Path, value) -> None:
+        """Replace one of this layout's JSON files at once: a reader never sees half of it."""
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(value, indent=1) + "\n")
+        os.replace(partial, path)
 
     def save(self, **extra) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

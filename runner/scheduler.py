@@ -17,15 +17,12 @@ runs but fails its health checks (ECS would). A rollback is not written back to 
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import signal
 import sys
 import time
 import traceback
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from runner import deployment as deployed
 from runner import tasks as podman_tasks
@@ -43,7 +40,8 @@ class Task:
     drain_until: float = 0.0
 
 
-def say(line: str) -> None:
+def log(line: str) -> None:
+    """A line of the supervisor's log (its stdout), with the time."""
     print(time.strftime("%H:%M:%S ") + line, flush=True)
 
 
@@ -53,7 +51,7 @@ class Supervisor:
         self.tick = tick
         self.balancer = Balancer(layout.folder)
         self.podman = layout.podman()
-        self.tasks: list[Task] = [Task(**t) for t in _read(layout.tasks_file, [])]
+        self.tasks: list[Task] = [Task(**t) for t in layout.read(layout.tasks_file, [])]
         self.generation = -1
         self.deployment: deployed.Deployment | None = None
         self.stopping = False
@@ -63,13 +61,13 @@ class Supervisor:
         self.failed_arn = ""
 
     def load_desired(self) -> None:
-        desired = _read(self.layout.desired_file, None)
+        desired = self.layout.read(self.layout.desired_file, None)
         if desired and desired["generation"] != self.generation:
             self.deployment = deployed.read(desired["endpoint"], desired["cluster"], desired["service"],
                                             desired["registry"], desired["region"])
             self.generation = desired["generation"]
             self.failed, self.stopped, self.failure, self.failed_arn = {}, [], "", ""
-            say(f"deployment {self.generation}: {self.deployment.task.family}:{self.deployment.task.revision}, "
+            log(f"deployment {self.generation}: {self.deployment.task.family}:{self.deployment.task.revision}, "
                 f"{self.deployment.desired_count} tasks")
 
     def step(self) -> None:
@@ -80,7 +78,7 @@ class Supervisor:
         for t in list(self.tasks):
             alive = containers.get(t.name) == "running"
             if t.state in ("starting", "serving") and not alive:
-                say(f"task {t.name} stopped ({containers.get(t.name, 'gone')}): deregistered, to be replaced")
+                log(f"task {t.name} stopped ({containers.get(t.name, 'gone')}): deregistered, to be replaced")
                 self.stopped = self.stopped[-9:] + [{"name": t.name, "arn": t.arn, "before_healthy": t.state == "starting",
                                                      "exit_code": self.podman.exit_code(t.name)}]
                 if t.state == "starting":
@@ -89,10 +87,10 @@ class Supervisor:
                 self.podman.stop(t.name, 0)
                 t.state, t.since = "stopping", now
             elif t.state == "starting" and states.get(t.slot) == "UP":
-                say(f"task {t.name} healthy in the load balancer after {now - t.since:.0f} s")
+                log(f"task {t.name} healthy in the load balancer after {now - t.since:.0f} s")
                 t.state, t.since = "serving", now
             elif t.state == "draining" and now >= t.drain_until:
-                say(f"task {t.name} drained: SIGTERM, SIGKILL after {d.task.stop_timeout} s")
+                log(f"task {t.name} drained: SIGTERM, SIGKILL after {d.task.stop_timeout} s")
                 self.balancer.deregister(t.slot)
                 self.podman.stop(t.name, d.task.stop_timeout)
                 t.state, t.since = "stopping", now
@@ -121,8 +119,8 @@ class Supervisor:
 
         steady = (len(new) == d.desired_count and all(t.state == "serving" for t in new)
                   and len(self.tasks) == len(new))
-        _write(self.layout.tasks_file, [t.__dict__ for t in self.tasks])
-        _write(self.layout.status_file, {"generation": self.generation, "primary": d.task.arn, "steady": steady,
+        self.layout.write(self.layout.tasks_file, [t.__dict__ for t in self.tasks])
+        self.layout.write(self.layout.status_file, {"generation": self.generation, "primary": d.task.arn, "steady": steady,
                                          "healthy": healthy, "desired_count": d.desired_count,
                                          "failure": self.failure, "failed_task_definition": self.failed_arn,
                                          "stopped": self.stopped, "tasks": [t.__dict__ for t in self.tasks]})
@@ -135,31 +133,31 @@ class Supervisor:
         self.failed_arn = d.task.arn
         self.failure = (f"the deployment circuit breaker stopped the rollout of {d.task.family}:{d.task.revision}: "
                         f"{self.failed[d.task.arn]} of its tasks stopped before becoming healthy")
-        say(self.failure)
+        log(self.failure)
         previous = sorted({t.arn for t in self.tasks if t.arn != d.task.arn and t.state in ("starting", "serving")})
         if not (d.rollback and len(previous) == 1):
             return d  # no new task is started; what runs keeps running
-        say(f"rolling back to {previous[0]}")
-        registry = _read(self.layout.desired_file)["registry"]
+        log(f"rolling back to {previous[0]}")
+        registry = self.layout.read(self.layout.desired_file)["registry"]
         self.deployment = replace(d, task=deployed.read_task(previous[0], d.endpoint, d.region, registry))
         return self.deployment
 
     def start(self, d: deployed.Deployment, slot: int) -> Task:
         # ECS resolves the secrets at every task start: a rotated password reaches new tasks.
-        task = deployed.read_task(d.task.arn, d.endpoint, d.region, _read(self.layout.desired_file)["registry"])
+        task = deployed.read_task(d.task.arn, d.endpoint, d.region, self.layout.read(self.layout.desired_file)["registry"])
         name, _ = podman_tasks.start(self.podman, task, address=self.layout.addresses[slot],
                                      db_host=(task.environment.get("DB_HOST"), self.layout.db_address)
                                      if task.environment.get("DB_HOST") else None,
                                      endpoint=d.endpoint, prefix=self.layout.prefix)
         self.balancer.register(slot)
-        say(f"task {name} started on {self.layout.addresses[slot]}")
+        log(f"task {name} started on {self.layout.addresses[slot]}")
         t = Task(name=name, slot=slot, arn=task.arn, state="starting", since=time.time())
         self.tasks.append(t)
         return t
 
     def leave(self, t: Task, now: float, drain: bool) -> None:
         if drain:
-            say(f"task {t.name} draining for {self.deployment.deregistration_delay} s")
+            log(f"task {t.name} draining for {self.deployment.deregistration_delay} s")
             self.balancer.drain(t.slot)
             t.state, t.drain_until = "draining", now + self.deployment.deregistration_delay
         else:
@@ -175,22 +173,9 @@ class Supervisor:
                 if self.deployment:
                     self.step()
             except Exception as error:  # noqa: BLE001 - a supervisor keeps going; the error is reported
-                say(f"error: {error}")
+                log(f"error: {error}")
                 traceback.print_exc(file=sys.stdout)
-                status = _read(self.layout.status_file, {})
-                _write(self.layout.status_file, status | {"error": str(error)})
+                status = self.layout.read(self.layout.status_file, {})
+                self.layout.write(self.layout.status_file, status | {"error": str(error)})
             time.sleep(self.tick)
-        say("supervisor stopped (tasks keep running until `python -m runner down`)")
-
-
-def _read(path: Path, default=None):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
-
-
-def _write(path: Path, value) -> None:
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(value, indent=1) + "\n")
-    os.replace(partial, path)
+        log("supervisor stopped (tasks keep running until `python -m runner down`)")

@@ -60,7 +60,7 @@ class Podman:
             # Advice only where podman's own words say the registry lacks the image.
             missing = any(words in result.stderr for words in ("manifest unknown", "name unknown", "not found"))
             raise TaskError(failure(argv, result) + ("\nThe registry does not have that image: push it "
-                                                     "(python -m runner.image push), or check the tag in the "
+                                                     "(python -m image push), or check the tag in the "
                                                      "task definition." if missing else ""))
 
     def containers(self) -> dict[str, str]:
