@@ -35,8 +35,8 @@ BLOCKS = {
     ".venv/bin/python bench/synth.py --runs 5": ("not run", "a benchmark, run by hand: it prints figures"),
     "export DATABASE_URL=postgresql://me:secret@localhost:5432/notes DB_SSLMODE=disable":
         ("test", "tests/app/conftest.py", '"-m", "app"'),
-    "docker build -t notes-app app/": ("not run", "needs a Docker daemon; runner/image.py builds the same "
-                                                  "Dockerfile with buildah (tests/runner/test_image.py)"),
+    "docker build -t notes-app app/": ("not run", "needs a Docker daemon; image/build.py builds the same "
+                                                  "Dockerfile with buildah (tests/image/test_image.py)"),
 }
 
 

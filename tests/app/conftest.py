@@ -1,13 +1,14 @@
 """Fixtures for the app's tests: a throw-away PostgreSQL 15 cluster, fresh databases, `python -m app` processes, moto."""
 
+import contextlib
 import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +24,12 @@ if str(ROOT) not in sys.path:  # `import app` from the repository root, however 
 
 from app.settings import Settings  # noqa: E402
 from local import EMULATOR_ENV  # noqa: E402
+from local.processes import free_port  # noqa: E402
 
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin")]
 SUPERUSER_PASSWORD = "postgres-test-superuser"
 # Every character here must be escaped in the connection URL.
 APP_USER, APP_PASSWORD = "app_user", "s3cr:t/p@ss%w#rd?&="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pg_binary(name: str) -> str:
@@ -150,8 +146,8 @@ class PgCluster:
         return Db("127.0.0.1", self.port, name, user, password)
 
 
-@pytest.fixture(scope="session")
-def pg() -> PgCluster:
+def _started_cluster():
+    """A started cluster with the app's role, stopped when the fixture ends."""
     cluster = PgCluster()
     cluster.start()
     try:
@@ -159,18 +155,36 @@ def pg() -> PgCluster:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg() -> PgCluster:
+    yield from _started_cluster()
 
 
 @pytest.fixture(scope="module")
 def private_pg() -> PgCluster:
     """A cluster of the test module's own, for tests that stop or restart the database."""
-    cluster = PgCluster()
-    cluster.start()
-    try:
-        cluster.create_role(APP_USER, APP_PASSWORD)
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _started_cluster()
+
+
+@contextlib.contextmanager
+def patch_waiting_on_a_row_lock(db: Db, server_url: str, note: dict, change: dict):
+    """Another transaction holds `note`'s row lock, and a PATCH of the note with `change`, sent in a thread, waits
+    for it. Yields (blocker, observer, finish): `blocker.commit()` lets the PATCH through, `observer` is an
+    autocommit connection to watch with, `finish(timeout)` waits for the PATCH and returns its response."""
+    with db.connect() as blocker, db.connect(autocommit=True) as observer:
+        blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
+        result = {}
+        request = threading.Thread(target=lambda: result.update(
+            response=httpx.patch(f"{server_url}/notes/{note['id']}", json=change, timeout=20)))
+        request.start()
+
+        def finish(timeout: float) -> httpx.Response:
+            request.join(timeout)
+            return result["response"]
+
+        yield blocker, observer, finish
 
 
 _databases = iter(range(1, 10_000))

@@ -1,7 +1,6 @@
 """The database restarts (or fails over) under a running `serve`: pooled connections it ended are noticed
 without a round trip, requests get 503 only while it is down, and the app recovers without a restart."""
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,6 +8,7 @@ import httpx
 import pytest
 
 from app.migrate import migrate
+from tests.app.conftest import patch_waiting_on_a_row_lock
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +100,8 @@ def test_while_the_database_is_stopped_a_request_gets_its_503_at_once_not_after_
 def test_an_update_whose_connection_is_lost_mid_statement_is_retried_on_another(db, start_server):
     server = start_server(db.env())
     note = httpx.post(f"{server.url}/notes", json={"title": "before"}).json()
-    with db.connect() as blocker, db.connect(autocommit=True) as observer:
-        # GIVEN an update waiting for a row lock
-        blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
-        result = {}
-        update = lambda: result.update(response=httpx.patch(f"{server.url}/notes/{note['id']}", json={"title": "after"}, timeout=20))  # noqa: E731
-        request = threading.Thread(target=update)
-        request.start()
+    # GIVEN an update waiting for a row lock
+    with patch_waiting_on_a_row_lock(db, server.url, note, {"title": "after"}) as (blocker, observer, finish):
         waiting = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE notes%%'"
         pids = wait_for_rows(observer, waiting)
 
@@ -116,9 +111,9 @@ def test_an_update_whose_connection_is_lost_mid_statement_is_retried_on_another(
         blocker.commit()
 
     # THEN the update is applied once and answered 200
-    request.join(20)
-    assert result["response"].status_code == 200, server.logs()
-    assert result["response"].json()["title"] == "after"
+    response = finish(20)
+    assert response.status_code == 200, server.logs()
+    assert response.json()["title"] == "after"
     server.wait_for_event(lambda e: e["event"] == "db.connection_lost")
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from app.migrate import migrate
 from local import EMULATOR_BOTO
+from tests.app.conftest import patch_waiting_on_a_row_lock
 
 
 def wait_until(condition, timeout: float = 10) -> None:
@@ -121,22 +122,16 @@ def test_a_burst_of_slow_requests_beyond_the_connection_pool_all_complete(migrat
 def test_a_request_that_waits_longer_than_the_pool_timeout_for_a_connection_is_503(migrated_db, start_server):
     server = start_server(migrated_db.env() | {"DB_POOL_SIZE": "1", "DB_POOL_TIMEOUT_SECONDS": "0.5"})
     note = httpx.post(f"{server.url}/notes", json={"title": "contended"}).json()
-    with migrated_db.connect() as blocker, migrated_db.connect(autocommit=True) as observer:
-        # GIVEN the one pooled connection held by an update that waits for a row lock
-        blocker.execute("SELECT * FROM notes WHERE id = %s FOR UPDATE", [note["id"]])
-        result = {}
-        update = lambda: result.update(response=httpx.patch(f"{server.url}/notes/{note['id']}", json={"body": "b"}, timeout=20))  # noqa: E731
-        request = threading.Thread(target=update)
-        request.start()
+    # GIVEN the one pooled connection held by an update that waits for a row lock
+    with patch_waiting_on_a_row_lock(migrated_db, server.url, note, {"body": "b"}) as (blocker, observer, finish):
         wait_until(lambda: blocked_updates(observer) == 1)
 
         # WHEN another request needs a connection, THEN it gets 503 once the pool timeout has passed
         response = httpx.get(f"{server.url}/notes/{note['id']}", timeout=10)
         assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
         blocker.commit()
-    request.join(10)
     # AND the held request still completes, and the pool serves again
-    assert result["response"].status_code == 200
+    assert finish(10).status_code == 200
     assert httpx.get(f"{server.url}/notes/{note['id']}").status_code == 200
     assert "DB_POOL_TIMEOUT_SECONDS" in server.wait_for_event(lambda e: e["event"] == "db.unavailable")["reason"]
 

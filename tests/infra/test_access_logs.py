@@ -1,7 +1,7 @@
 """AccessLogBucket: the load balancer logs every request to a private, SSE-S3, expiring bucket."""
 import json
 
-from tests.infra.conftest import Stack
+from tests.stacks import Stack
 
 
 def data_ref(stack: Stack, dtype: str, attr: str) -> str:

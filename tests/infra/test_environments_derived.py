@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from infra import environments
-from tests.infra.conftest import ROOT, TEST_STACK_CONFIGS
+from tests.stacks import ROOT, TEST_STACK_CONFIGS
 from security.scan import CHECKOV
 
 # What the user-facing variables of this machine's shell must not leak into a run in the copy.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra import fast_synth
-from tests.infra.conftest import run_main
+from tests.stacks import run_main
 
 
 def files(root) -> dict[str, bytes]:

@@ -1,6 +1,6 @@
 """WebFirewall: AWS WAF with a per-IP rate limit and AWS managed rule groups in front of every load balancer, logs redacted."""
 from infra import environments
-from tests.infra.conftest import VARIANT
+from tests.stacks import VARIANT
 
 
 def test_a_web_acl_with_the_managed_rule_groups_guards_the_load_balancer(app_stack):

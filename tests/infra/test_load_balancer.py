@@ -1,5 +1,5 @@
 """LoadBalancer: a public ALB, a target group on the shallow health path, HTTP or HTTPS listeners."""
-from tests.infra.conftest import CERT, Stack
+from tests.stacks import CERT, Stack
 
 
 def test_load_balancer_is_internet_facing_in_the_public_subnets_and_drops_invalid_headers(app_stack):

@@ -11,7 +11,7 @@ import pytest
 import main
 from infra import environments
 from infra.config import BOOTSTRAP_STACK
-from tests.infra.conftest import ROOT, run_main
+from tests.stacks import ROOT, run_main
 from tools.mirror import terraform_env
 
 # What the user-facing variables of this machine's shell must not leak into a run.

@@ -1,7 +1,7 @@
 """Network: zones, subnet tiers, routes, NAT strategies, endpoints, flow logs, the default group."""
 import ipaddress
 
-from tests.infra.conftest import Stack
+from tests.stacks import Stack
 
 
 def subnets(stack: Stack, tier: str) -> list[dict]:

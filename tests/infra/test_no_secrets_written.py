@@ -7,7 +7,7 @@ import pytest
 from typing import Any, Iterator
 
 from security.scan import scan_secrets
-from tests.infra.conftest import STACKS
+from tests.stacks import STACKS
 
 # A key whose name has one of these words (secret_key, DB_PASSWORD; not secretsmanager).
 SECRET_KEY = re.compile(r"(^|[_.-])(password|passwd|secret|token|api_?key|private_?key|access_?key|credentials?)"

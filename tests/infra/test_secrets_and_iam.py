@@ -2,7 +2,7 @@
 import json
 import re
 
-from tests.infra.conftest import Stack
+from tests.stacks import Stack
 
 
 def secret_ref(stack: Stack) -> str:

@@ -1,5 +1,5 @@
 """The security-group chain: internet -> load balancer -> tasks -> database, and nothing else."""
-from tests.infra.conftest import Stack
+from tests.stacks import Stack
 
 OPEN = ("0.0.0.0/0", "::/0")
 

@@ -1,6 +1,6 @@
 """WebService: cluster, task definitions (app and migration), the Fargate service and its scaling."""
 
-from tests.infra.conftest import DIGEST
+from tests.stacks import DIGEST
 
 
 def test_cluster_has_container_insights_and_its_logs_have_finite_retention(app_stack):

@@ -2,7 +2,7 @@
 import json
 
 from infra import environments
-from tests.infra.conftest import EMULATOR
+from tests.stacks import EMULATOR
 
 
 def test_state_bucket_is_versioned_encrypted_private_and_protected_from_destroy(bootstrap):

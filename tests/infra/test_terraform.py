@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.infra.conftest import STACKS
+from tests.stacks import STACKS
 from tools import mirror
 
 pytestmark = pytest.mark.integration

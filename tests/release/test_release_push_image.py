@@ -8,7 +8,7 @@ import pytest
 from local import EMULATOR_ENV
 
 from release.aws import buildah_pusher
-from runner.registry import Registry, RegistrySettings
+from image.registry import Registry, RegistrySettings
 
 
 @pytest.fixture

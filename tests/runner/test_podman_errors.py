@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from local import paths
-from runner.image import Buildah, ImageError, ImageSettings
+from image.build import Buildah, ImageError, ImageSettings
 from runner.tasks import Podman, TaskError
 
 

@@ -26,7 +26,7 @@ from release.history import History
 from release.local import LocalTarget
 from release.model import Image, ReleaseError
 from release.outputs import StackOutputs
-from runner.image import ImageSettings
+from image.build import ImageSettings
 from tests.runner import emulated_service
 from tests.runner.local_system import Load, Up, started
 

@@ -1,4 +1,5 @@
-"""Synthesize every stack once per test session and hand the parsed Terraform JSON to the tests.
+"""Synthesize every stack once per test session and hand the parsed Terraform JSON to the tests (a pytest
+plugin, named in tests/conftest.py, so that the infra, security, tools and demo tests share the one synth).
 
 One App holds the real stacks (bootstrap and one per entry of `infra/environments.py`, exactly as main.py
 builds them, whatever their names) and stacks only the tests build, from configurations defined here:
@@ -27,7 +28,7 @@ from infra.config import (
 )
 from infra.stacks import BOOTSTRAP_STACK
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 DIGEST = "sha256:" + "ab" * 32
 EMULATOR = "http://127.0.0.1:4999"
@@ -65,7 +66,7 @@ CONFIGURED = list(environments.ENVIRONMENTS)
 APP_STACKS = [*CONFIGURED, "variant"]
 STACKS = [BOOTSTRAP_STACK, *CONFIGURED, *TEST_STACK_CONFIGS]
 _clash = set(CONFIGURED) & set(TEST_STACK_CONFIGS)
-assert not _clash, f"environment(s) {sorted(_clash)} in infra/environments.py clash with tests/infra/conftest.py's " \
+assert not _clash, f"environment(s) {sorted(_clash)} in infra/environments.py clash with tests/stacks.py's " \
     "test-only stacks: rename the test-only configurations there"
 
 

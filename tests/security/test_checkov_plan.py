@@ -13,7 +13,7 @@ import pytest
 
 from security.scan import load_skips, scan_terraform_plan
 from local import EMULATOR_BOTO
-from tests.infra.conftest import EMULATOR
+from tests.stacks import EMULATOR
 from tests.infra.test_terraform import terraform_env
 
 # Runs checkov (and terraform): an external program, left out of the unit-suite benchmark.

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.infra.conftest import ROOT
+from tests.stacks import ROOT
 from tools.plan_scope import outside_release
 
 
