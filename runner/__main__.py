@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 from local import WORKDIR, paths
+from local.processes import free_port, port_free
 from local.progress import say
 from runner import deployment as deployed
 from runner import tasks as podman_tasks
 from runner.balancer import Balancer, BalancerError, BalancerSettings
 from runner.database import Database, DatabaseError, DatabaseSettings
 from runner.layout import Layout
-from local.processes import free_port, port_free
 
 ERRORS = (deployed.DeploymentError, podman_tasks.TaskError, DatabaseError, BalancerError, paths.PathError)
 
@@ -95,8 +95,9 @@ def up(args: argparse.Namespace) -> int:
             if code != 0:
                 raise RunnerError(f"the migration task exited with code {code}: see its output above")
         generation = (layout.read(layout.desired_file, {}) or {}).get("generation", 0) + 1
-        layout.write(layout.desired_file, {"generation": generation, "endpoint": args.endpoint, "cluster": args.cluster,
-                                     "service": args.service, "registry": args.registry, "region": args.region})
+        layout.write(layout.desired_file, {"generation": generation, "endpoint": args.endpoint,
+                                           "cluster": args.cluster, "service": args.service,
+                                           "registry": args.registry, "region": args.region})
         _start_supervisor(layout)
         say(f"==> deploying {d.task.family}:{d.task.revision}: {d.desired_count} tasks "
             f"(min {d.minimum_healthy_percent}% healthy, max {d.maximum_percent}%)")
