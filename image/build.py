@@ -143,6 +143,10 @@ class Buildah:
     def __init__(self, settings: ImageSettings) -> None:
         self.storage = Path(settings.cache) / f"storage-{settings.storage_driver}"
         try:
+            paths.check_workdir(settings.cache, "the image cache", "set XDG_CACHE_HOME to a shorter folder")
+            if ":" in str(Path(settings.cache).resolve()):
+                raise paths.PathError(f"the image cache {settings.cache} has a ':', which ends the wheelhouse's "
+                                      "path in buildah's --volume SRC:DEST: set XDG_CACHE_HOME to a folder without one")
             runroot = paths.podman_runroot(self.storage)
             paths.ensure(runroot.parent)
         except paths.PathError as error:

@@ -92,12 +92,13 @@ def socket_path(owner: str | Path, name: str) -> Path:
     return check(short_folder(owner) / name, UNIX_SOCKET_MAX, f"the unix socket {name}", "unix(7) allows no longer one")
 
 
-def check_workdir(workdir: str | Path) -> None:
-    """The start-up check of a work folder (or checkout): what is created below it must stay under PATH_MAX.
-    (The run roots and sockets above do not grow with it: they are checked where they are made.)"""
-    check(Path(workdir).resolve(), PATH_MAX - DEEPEST, "the work folder",
-          f"Linux allows no path over {PATH_MAX} bytes and up to {DEEPEST} are created below it: "
-          "clone the repository into a shorter folder")
+def check_workdir(workdir: str | Path, what: str = "the work folder",
+                  fix: str = "clone the repository into a shorter folder") -> None:
+    """The start-up check of a folder that storage grows in (a work folder, the image cache): what is created
+    below it must stay under PATH_MAX. (The run roots and sockets above do not grow with it: they are checked
+    where they are made.)"""
+    check(Path(workdir).resolve(), PATH_MAX - DEEPEST, what,
+          f"Linux allows no path over {PATH_MAX} bytes and up to {DEEPEST} are created below it: {fix}")
 
 
 def main(argv: list[str] | None = None) -> int:

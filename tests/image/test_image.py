@@ -194,3 +194,15 @@ def test_a_missing_tool_names_the_debian_package_to_install(monkeypatch):
 
     with pytest.raises(ImageError, match=r"buildah is not installed: apt-get install buildah"):
         require("buildah")
+
+
+@pytest.mark.parametrize("cache, says", [
+    ("/tmp/" + "/".join(["c" * 250] * 15), "the image cache would be"),
+    ("/tmp/a:b/cache", "has a ':', which ends the wheelhouse's path in buildah's --volume"),
+])
+def test_an_image_cache_buildah_cannot_use_is_refused_before_anything_is_built(cache, says):
+    from image.build import Buildah
+
+    with pytest.raises(ImageError, match=re.escape(says)):
+        Buildah(ImageSettings(cache=Path(cache)))
+    assert not Path(cache).exists()
