@@ -126,8 +126,8 @@ def _build_image(deployment: LocalDeployment) -> str:
 
 
 def _apply_bootstrap(deployment: LocalDeployment) -> None:
-    for step in (deployment.init(BOOTSTRAP), deployment.apply(BOOTSTRAP, plan_file=None, heartbeat=20)):
-        _ok(step, f"terraform {step.argv[1]} of the bootstrap stack")
+    _ok(deployment.init(BOOTSTRAP), "terraform init of the bootstrap stack")
+    _ok(deployment.apply(BOOTSTRAP, plan_file=None, heartbeat=20), "terraform apply of the bootstrap stack")
 
 
 def _plan(deployment: LocalDeployment, stack: str) -> int:
@@ -284,10 +284,10 @@ def down(args: argparse.Namespace) -> int:
     with progress.step(f"terraform destroy ({stack})"):
         if not (deployment.stack_dir() / "cdk.tf.json").exists():
             _ok(deployment.synth(), "synthesis (python main.py)")
-        for step in (deployment.init(stack), deployment.destroy(stack, heartbeat=20)):
-            _ok(step, f"terraform {step.argv[1]} of {stack}", (
-                "The emulator keeps running so that you can run `make demo-down` again. To drop "
-                f"everything at once instead: python -m emulator stop --pidfile {pidfile}"))
+        advice = ("The emulator keeps running so that you can run `make demo-down` again. To drop "
+                  f"everything at once instead: python -m emulator stop --pidfile {pidfile}")
+        _ok(deployment.init(stack), f"terraform init of {stack}", advice)
+        step = _ok(deployment.destroy(stack, heartbeat=20), f"terraform destroy of {stack}", advice)
         destroyed = re.search(r"Resources: (\d+) destroyed", step.output)
         _say(f"    {destroyed.group(0) if destroyed else 'nothing to destroy'}")
     with progress.step("stopping the emulator"):
