@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,18 +37,15 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local import WORKDIR  # noqa: E402
+from local.processes import free_port  # noqa: E402
+
 from bench.wrk import NOTE, POST_SCRIPT, wrk  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TICKS = os.sysconf("SC_CLK_TCK")
 POOL_SIZE = 10  # both sides: the app's default DB_POOL_SIZE
 TARGETS = "at 32 connections: read and write >= 0.7x the baseline's req/s, /health >= 0.8x; p99 <= 3x p50; no new connections"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pg_binary(name: str) -> str:
@@ -165,7 +161,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs per side and case, alternating which goes first")
     parser.add_argument("--steady", default="10s", help="the steady run that counts new database connections")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="the checkout whose app/ is served (default: this one)")
-    parser.add_argument("--out", type=Path, default=ROOT / ".local-deploy" / "bench" / "app_load.json")
+    parser.add_argument("--out", type=Path, default=WORKDIR / "bench" / "app_load.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed: apt-get install wrk (tools/setup.sh containers)")

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local import WORKDIR  # noqa: E402
+
 from image.build import Buildah, ImageSettings, build, ensure_base, ensure_wheelhouse, push  # noqa: E402
 from image.registry import Registry, RegistrySettings  # noqa: E402
 
@@ -46,7 +48,7 @@ def pushed_bytes(reference: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=str(ROOT / ".local-deploy" / "bench" / "image_build.json"),
+    parser.add_argument("--out", default=str(WORKDIR / "bench" / "image_build.json"),
                         help="where the figures go as JSON (default .local-deploy/bench/image_build.json, git-ignored)")
     parser.add_argument("--no-cold", action="store_true", help="reuse the machine's cache (no debootstrap)")
     args = parser.parse_args()

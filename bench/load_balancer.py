@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,13 +30,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local import WORKDIR  # noqa: E402
+from local.processes import free_port  # noqa: E402
+
 from bench.wrk import NOTE, POST_SCRIPT, wrk  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def loopback(url: str) -> str:
@@ -66,7 +62,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", default="10s")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / ".local-deploy" / "bench" / "load_balancer.json"))
+    parser.add_argument("--out", default=str(WORKDIR / "bench" / "load_balancer.json"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed: apt-get install wrk (tools/setup.sh containers)")

@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_workdir(args.workdir)
     except PathError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 
