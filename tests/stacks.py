@@ -23,10 +23,9 @@ import pytest
 
 from infra import environments
 from infra.config import (
-    AutoscalingConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, RegistryConfig,
-    ServiceConfig,
+    BOOTSTRAP_STACK, AutoscalingConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
+    RegistryConfig, ServiceConfig,
 )
-from infra.stacks import BOOTSTRAP_STACK
 
 ROOT = Path(__file__).resolve().parents[1]
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
