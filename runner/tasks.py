@@ -43,10 +43,9 @@ class Podman:
         return ["podman", "--root", str(self.storage / "root"), "--runroot", str(self.runroot), *PODMAN_FLAGS, *args]
 
     def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-        argv = self.argv(*args)
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise TaskError(failure(argv, result))
+            raise TaskError(failure(result))
         return result
 
     @property
@@ -54,14 +53,13 @@ class Podman:
         return f"{LABEL}={self.workdir.resolve()}"
 
     def pull(self, image: str) -> None:
-        argv = self.argv("pull", "--quiet", "--tls-verify=false", image)
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        result = self.run("pull", "--quiet", "--tls-verify=false", image, check=False)
         if result.returncode != 0:
             # Advice only where podman's own words say the registry lacks the image.
-            missing = any(words in result.stderr for words in ("manifest unknown", "name unknown", "not found"))
-            raise TaskError(failure(argv, result) + ("\nThe registry does not have that image: push it "
-                                                     "(python -m image push), or check the tag in the "
-                                                     "task definition." if missing else ""))
+            # (the registry API's MANIFEST_UNKNOWN and NAME_UNKNOWN errors).
+            missing = any(words in result.stderr for words in ("manifest unknown", "name unknown"))
+            raise TaskError(failure(result) + ("\nThe registry does not have that image: push it (python -m image "
+                                               "push), or check the tag in the task definition." if missing else ""))
 
     def containers(self) -> dict[str, str]:
         """Name -> state (running, exited, ...) of every container of this work folder."""
@@ -79,10 +77,10 @@ class Podman:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def failure(argv: list[str], result: subprocess.CompletedProcess) -> str:
-    """podman's own words and the command that failed (argv carries no secret: those go in an env file)."""
+def failure(result: subprocess.CompletedProcess) -> str:
+    """podman's own words and the command that failed (its argv carries no secret: those go in an env file)."""
     words = (result.stderr or "").strip() or (result.stdout or "").strip() or "no output"
-    return f"podman failed (exit {result.returncode}): {words[-1500:]}\n  command: {shlex.join(argv)}"
+    return f"podman failed (exit {result.returncode}): {words[-1500:]}\n  command: {shlex.join(result.args)}"
 
 
 def run_argv(task: TaskSpec, *, name: str, db_host: tuple[str, str] | None,
