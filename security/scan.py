@@ -137,16 +137,20 @@ def load_skips(path: Path = SKIP_LIST) -> list[Skip]:
     return skips
 
 
-def checkov_binary() -> Path:
+def checkov_command() -> list[str]:
+    """How to run checkov ($CHECKOV, else its own venv's): a script with a `python` beside it (a venv's) runs
+    through that python, because the kernel splits a `#!` line at its first space, so the script's own shebang
+    fails in a checkout whose path has one."""
     path = Path(os.environ.get("CHECKOV") or CHECKOV)
     if not path.is_file():
         raise FileNotFoundError(f"checkov is not installed at {path}: run `tools/setup.sh checkov`")
-    return path
+    python = path.with_name("python")
+    return [str(python), str(path)] if python.is_file() else [str(path)]
 
 
 def scan(path: Path, framework: str, stack: Stack) -> Report:
     """Run checkov on one file; fail unless it parsed the file and ran checks on it."""
-    command = [str(checkov_binary()), "-f", str(path), "--framework", framework, "--output", "json",
+    command = [*checkov_command(), "-f", str(path), "--framework", framework, "--output", "json",
                # No calls home: no guideline download, no version check, no platform.
                "--skip-download"]
     # A CHECKOV_NO_OUTPUT from the caller's shell would leave nothing to parse.
@@ -199,7 +203,7 @@ def scan_terraform_plan(workdir: Path, planfile: str, stack: Stack, env: dict[st
 
 def scan_secrets(directory: Path) -> list[str]:
     """checkov's secret detectors (cloud keys, tokens, private keys...) over every file under `directory`."""
-    command = [str(checkov_binary()), "-d", str(directory), "--framework", "secrets", "--output", "json",
+    command = [*checkov_command(), "-d", str(directory), "--framework", "secrets", "--output", "json",
                "--skip-download"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "LOG_LEVEL": "ERROR", "CHECKOV_NO_OUTPUT": "False"})
