@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="detach; return once the server answers (needs --pidfile)")
     start.add_argument("--pidfile", help="where --background records the server's pid")
     start.add_argument("--logfile", help="server output for --background (default PIDFILE.log)")
+    start.add_argument("--record", help="append every request, one JSON line each, to this file "
+                       "(what the CI roles are checked against: security/authorization.py)")
 
     stop = sub.add_parser("stop", help="stop an emulator started with --background")
     stop.add_argument("--pidfile", required=True)
@@ -37,11 +39,11 @@ def main(argv: list[str] | None = None) -> int:
             if not args.pidfile:
                 parser.error("--background needs --pidfile")
             endpoint = start_background(args.pidfile, port=args.port, host=args.host,
-                                        logfile=args.logfile)
+                                        logfile=args.logfile, record=args.record)
             print(banner(endpoint))
             print(f"stop it with: python -m emulator stop --pidfile {args.pidfile}")
             return 0
-        return run_foreground(port=args.port, host=args.host)
+        return run_foreground(port=args.port, host=args.host, record=args.record)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"emulator: error: {exc}", file=sys.stderr)
         return 2

@@ -19,13 +19,16 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
+from werkzeug.serving import make_server
 
 from local import EMULATOR_ENV
 from local.processes import Pidfile, free_port, port_free
 
 from . import patches
+from .record import Recorder
 
 DEFAULT_PORT = 5000
 ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
@@ -40,12 +43,28 @@ def _loopback(host: str) -> str:
                          "is allowed (it has no authentication).") from None
 
 
-class Emulator:
-    """moto's ThreadedMotoServer with our patches, bound to 127.0.0.1."""
+class _RecordingServer(ThreadedMotoServer):
+    """moto's own threaded server, its application wrapped in a Recorder (emulator/record.py)."""
 
-    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+    def __init__(self, record: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._record = record
+
+    def _server_entry(self) -> None:  # as moto's, with the application wrapped
+        app = Recorder(DomainDispatcherApplication(create_backend_app), self._record)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class Emulator:
+    """moto's ThreadedMotoServer with our patches, bound to 127.0.0.1; `record`: a file that gets every
+    request (emulator/record.py)."""
+
+    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1", record: str | Path | None = None) -> None:
         self.host = _loopback(host)
         self.port = int(port)
+        self.record = Path(record) if record else None
         self._server: ThreadedMotoServer | None = None
 
     @property
@@ -65,7 +84,8 @@ class Emulator:
         # ThreadedMotoServer binds in its own thread and would wait forever on a port in use: check first.
         if self.port and not port_free(self.host, self.port):
             raise RuntimeError(f"port {self.port} on {self.host} is already in use")
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        options = dict(ip_address=self.host, port=self.port, verbose=False)
+        self._server = _RecordingServer(self.record, **options) if self.record else ThreadedMotoServer(**options)
         self._server.start()
         self.port = self.bound_address[1]
         return self
@@ -101,12 +121,12 @@ def banner(endpoint: str) -> str:
     return "\n".join(lines)
 
 
-def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
+def run_foreground(port: int = DEFAULT_PORT, host: str = "127.0.0.1", record: str | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    emu = Emulator(port=port, host=host).start()
+    emu = Emulator(port=port, host=host, record=record).start()
     try:
         print(banner(emu.endpoint), flush=True)
         stop.wait()
@@ -134,8 +154,9 @@ def running_endpoint(pidfile: str | Path) -> str | None:
 
 
 def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
-                     logfile: str | Path | None = None, timeout: float = 30.0) -> str:
-    """Start the emulator as a detached process; return its endpoint once it answers."""
+                     logfile: str | Path | None = None, timeout: float = 30.0, record: str | Path | None = None) -> str:
+    """Start the emulator as a detached process; return its endpoint once it answers. `record`: a file that
+    gets every request it answers (emulator/record.py)."""
     host = _loopback(host)
     pidfile = Path(pidfile)
     old = _pidfile(pidfile).pid()
@@ -151,7 +172,9 @@ def start_background(pidfile: str | Path, port: int = DEFAULT_PORT, host: str = 
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     with open(logfile, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "emulator", "start", "--port", str(port), "--host", host],
+        argv = [sys.executable, "-m", "emulator", "start", "--port", str(port), "--host", host]
+        argv += ["--record", str(Path(record).resolve())] if record else []
+        proc = subprocess.Popen(argv,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
                                 start_new_session=True)
     _pidfile(pidfile).record(proc, endpoint)
