@@ -16,9 +16,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 
 
-def protect_bucket(scope: Construct, bucket: S3Bucket, *, sse_algorithm: str) -> None:
-    """Versioning, default encryption (`aws:kms` with a bucket key, or `AES256`), public access blocked,
-    and object events to EventBridge (free until a rule uses them, e.g. to alert on a deleted object)."""
+def protect_bucket(scope: Construct, bucket: S3Bucket, *, sse_algorithm: str, kms_key_arn: str | None = None) -> None:
+    """Versioning, default encryption (`aws:kms` with a bucket key and `kms_key_arn`, or `AES256`), public access
+    blocked, and object events to EventBridge (free until a rule uses them, e.g. to alert on a deleted object)."""
     S3BucketVersioningA(scope, "versioning", bucket=bucket.id,
                         versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
     S3BucketServerSideEncryptionConfigurationA(
@@ -26,7 +26,7 @@ def protect_bucket(scope: Construct, bucket: S3Bucket, *, sse_algorithm: str) ->
         rule=[S3BucketServerSideEncryptionConfigurationRuleA(
             apply_server_side_encryption_by_default=(
                 S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                    sse_algorithm=sse_algorithm)),
+                    sse_algorithm=sse_algorithm, kms_master_key_id=kms_key_arn)),
             bucket_key_enabled=True if sse_algorithm == "aws:kms" else None)])
     S3BucketPublicAccessBlock(scope, "public-access", bucket=bucket.id, block_public_acls=True,
                               block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)

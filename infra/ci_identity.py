@@ -1,34 +1,44 @@
 """CiIdentity: GitHub Actions' way into this AWS account without long-lived keys.
 
-GitHub's OIDC identity provider and two roles that only workflows of the configured repository can assume,
-for STS (`aud`), each from exact token subjects (`sub`):
+GitHub's OIDC identity provider (created here, or the account's existing one: CiConfig.oidc_provider) and roles
+that only workflows of the configured repository can assume, for STS (`aud`), each from exact token subjects
+(`sub`):
 
-- the plan role, from pull requests only: reads the state (no lock: plans run with `-lock=false`) and what
-  Terraform's refresh reads of the app stacks' resource types (REFRESH_READS); it can change nothing;
-- the deploy role, from the configured branch or GitHub environments: the same reads, the state and its lock
-  files, and the writes of an image or configuration release (the ECS task definitions and service: what
-  tools/plan_scope.py RELEASE_CHANGES allows), the image push, the migration task and PassRole of the task
-  roles. Any other change to the infrastructure is applied by an administrator (README, Release); the release
-  workflow checks the plan with tools/plan_scope.py first, so it fails naming the change, not half-way through.
+- the plan role, shared, from pull requests and from the scheduled drift check on the release branch: reads
+  every environment's state (no lock: plans run with `-lock=false`) and what Terraform's refresh reads of the
+  app stacks' resource types (REFRESH_READS); it can change nothing;
+- one deploy role per environment, only from jobs in the GitHub environment of that name: the same reads of
+  that environment only, its state and lock file (encrypted with the state bucket's KMS key), and the writes
+  of an image or configuration release (the ECS task definitions and service: what tools/plan_scope.py
+  RELEASE_CHANGES allows), the image push, the migration task on that environment's cluster and PassRole of
+  that environment's task roles. A dev job can change nothing of prod. Any other change to the
+  infrastructure is applied by an administrator (README, Release); the release workflow checks the plan with
+  tools/plan_scope.py first, so it fails naming the change, not half-way through.
 
-Every permission reaches this project's resources only: by ARN with the `<project>-` name prefix where the
-service has resource-level permissions, by the `project` tag (the provider's default tags) where AWS names
-resources by generated ids, and Resource "*" only for actions that AWS authorizes on "*" alone
-(infra/policy.py STAR_ONLY_ACTIONS). It lives in the bootstrap stack: like the state bucket, it is created
-once per account by someone who may create roles; CI cannot create or widen its own roles.
+Every permission reaches only this project's (or this environment's) resources: by ARN with the name prefix
+where the service has resource-level permissions, by the `project` and `environment` tags (the provider's
+default tags) where AWS names resources by generated ids, and Resource "*" only for actions that AWS authorizes
+on "*" alone (infra/policy.py STAR_ONLY_ACTIONS) or for a request form that AWS authorizes on "*" (ListTasks,
+narrowed by its `ecs:cluster` condition key). Which ARN each call is authorized on comes from AWS's Service
+Authorization Reference: tests/deploy/test_ci_permissions.py judges every call the deploy cycle and the release
+tests make against these policies (security/authorization.py). It lives in the bootstrap stack: like the state
+bucket, it is created once per account by someone who may create roles; CI cannot create or widen its own roles.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_iam_openid_connect_provider import DataAwsIamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
-from infra.config import CiConfig
+from infra.config import CiConfig, resource_prefix, state_key
 from infra.policy import STAR_ONLY_ACTIONS
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
@@ -39,6 +49,7 @@ THUMBPRINTS = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf07
 # The tag every app stack's provider puts on every resource (infra/stacks.py default_tags): where AWS names a
 # resource by a generated id (KMS keys, VPCs, scalable targets), it says which project the resource is.
 PROJECT_TAG = "project"
+ENVIRONMENT_TAG = "environment"
 # Names of the log groups the app stacks create, before `<project>-`: RDS exports, WAF, flow logs, the tasks.
 LOG_GROUP_PREFIXES = ("/aws/rds/instance/", "aws-waf-logs-", "/vpc/", "/ecs/")
 
@@ -55,6 +66,8 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
     "aws_appautoscaling_target": ("application-autoscaling:DescribeScalableTargets",
                                   "application-autoscaling:ListTagsForResource"),
     "aws_cloudwatch_log_group": ("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+    # The provider keeps the DBI resource id (db-XXXX) as the id and reads with a dbi-resource-id filter: AWS
+    # authorizes that on db:* (terraform-provider-aws #32732, #35737; security/authorization.py judges it).
     "aws_db_instance": ("rds:DescribeDBInstances", "rds:ListTagsForResource"),
     "aws_db_parameter_group": ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"),
     "aws_db_subnet_group": ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"),
@@ -109,16 +122,30 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
 }
 
 
-def subjects(config: CiConfig) -> list[str]:
-    """The token subjects the deploy role trusts: pushes to the branch, and jobs in the named GitHub environments."""
-    repo = config.github_repository
-    return [f"repo:{repo}:ref:refs/heads/{config.branch}"] + [
-        f"repo:{repo}:environment:{name}" for name in config.environments]
+# Reads whose request form names no resource of the kind AWS authorizes them on, so that AWS authorizes them on
+# every resource of that kind (security/authorization.py shows which ARN each recorded call is authorized on):
+ANY_OF_ITS_KIND_READS = {
+    # The provider reads a database by its DBI resource id with a dbi-resource-id filter: AWS authorizes db:*.
+    "RefreshDatabasesByResourceId": ("rds:DescribeDBInstances", "arn:aws:rds:*:{account}:db:*"),
+    # GetWebACLForResource names the load balancer; the web ACL it answers with is unknown until it answers.
+    "RefreshWebAclOfTheLoadBalancer": ("wafv2:GetWebACLForResource", "arn:aws:wafv2:*:{account}:*/webacl/*/*"),
+}
+
+
+def deploy_subject(config: CiConfig, environment: str) -> str:
+    """The token subject of a job in GitHub environment `environment`: the only one its deploy role trusts."""
+    return f"repo:{config.github_repository}:environment:{environment}"
 
 
 def plan_subjects(config: CiConfig) -> list[str]:
-    """The token subject the plan role trusts: a pull request's workflow of the repository (forks get no token)."""
-    return [f"repo:{config.github_repository}:pull_request"]
+    """The subjects the plan role trusts: the repository's pull requests (forks get no token) and runs on the
+    release branch (the scheduled drift check)."""
+    repo = config.github_repository
+    return [f"repo:{repo}:pull_request", f"repo:{repo}:ref:refs/heads/{config.branch}"]
+
+
+def deploy_role_name(config: CiConfig, environment: str) -> str:
+    return f"{resource_prefix(config.project, environment)}-github-deploy"
 
 
 def refresh_actions() -> list[str]:
@@ -126,32 +153,66 @@ def refresh_actions() -> list[str]:
     return sorted({action for actions in REFRESH_READS.values() for action in actions})
 
 
-class CiIdentity(Construct):
-    """The OIDC provider, the deploy role and the plan role (`self.provider`, `self.role`, `self.plan_role`)."""
+@dataclass(frozen=True)
+class _Scope:
+    """Whose resources a policy reaches: every environment of the project (`*`), or one."""
 
-    def __init__(self, scope: Construct, id: str, *, config: CiConfig, state_bucket: S3Bucket) -> None:
+    project: str
+    environment: str = "*"
+
+    @property
+    def names(self) -> list[str]:
+        """Resource names of the scope: `notes-dev` and `notes-dev-*` (never `notes-dev*`, which is also
+        `notes-devtest`), or `notes-*` for the whole project."""
+        if self.environment == "*":
+            return [f"{self.project}-*"]
+        prefix = resource_prefix(self.project, self.environment)
+        return [prefix, f"{prefix}-*"]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        found = {f"aws:ResourceTag/{PROJECT_TAG}": self.project}
+        if self.environment != "*":
+            found[f"aws:ResourceTag/{ENVIRONMENT_TAG}"] = self.environment
+        return found
+
+
+class CiIdentity(Construct):
+    """The OIDC provider, a deploy role per environment and the plan role (`self.provider_arn`,
+    `self.deploy_roles` by environment, `self.plan_role`)."""
+
+    def __init__(self, scope: Construct, id: str, *, config: CiConfig, state_bucket: S3Bucket, state_key_arn: str) -> None:
         super().__init__(scope, id)
-        self.provider = IamOpenidConnectProvider(self, "github", url=f"https://{GITHUB_ISSUER}",
-                                                 client_id_list=[AUDIENCE], thumbprint_list=THUMBPRINTS)
+        if config.oidc_provider == "existing":
+            self.provider_arn = DataAwsIamOpenidConnectProvider(self, "github", url=f"https://{GITHUB_ISSUER}").arn
+        else:
+            self.provider_arn = IamOpenidConnectProvider(self, "github", url=f"https://{GITHUB_ISSUER}",
+                                                         client_id_list=[AUDIENCE], thumbprint_list=THUMBPRINTS).arn
         self._account = DataAwsCallerIdentity(self, "account").account_id
         self._project = config.project
         self._bucket = state_bucket.arn
-        repo, project = config.github_repository, config.project
-        self.role = IamRole(self, "deploy-role", name=f"{project}-github-deploy",
-                            assume_role_policy=self._trust(subjects(config)), max_session_duration=3600,
-                            description=f"GitHub Actions of {repo} deploying {project}")
-        IamRolePolicy(self, "deploy-policy", role=self.role.id, name="release-this-project",
-                      policy=self._policy(self._state(write=True) + self._reads() + self._release()))
+        self._state_key = state_key_arn
+        repo, project, seconds = config.github_repository, config.project, config.session_hours * 3600
+        self.deploy_roles: dict[str, IamRole] = {}
+        for environment in config.environments:
+            role = IamRole(self, f"deploy-role-{environment}", name=deploy_role_name(config, environment),
+                           assume_role_policy=self._trust([deploy_subject(config, environment)]),
+                           max_session_duration=seconds,
+                           description=f"GitHub Actions of {repo} releasing {project} {environment}")
+            where = _Scope(project, environment)
+            IamRolePolicy(self, f"deploy-policy-{environment}", role=role.id, name=f"release-{environment}",
+                          policy=self._policy(self._state(environment) + self._reads(where) + self._release(where)))
+            self.deploy_roles[environment] = role
         self.plan_role = IamRole(self, "plan-role", name=f"{project}-github-plan",
-                                 assume_role_policy=self._trust(plan_subjects(config)), max_session_duration=3600,
-                                 description=f"GitHub Actions of {repo} planning {project} from pull requests (read-only)")
+                                 assume_role_policy=self._trust(plan_subjects(config)), max_session_duration=seconds,
+                                 description=f"GitHub Actions of {repo} planning {project} (read-only)")
         IamRolePolicy(self, "plan-policy", role=self.plan_role.id, name="plan-this-project",
-                      policy=self._policy(self._state(write=False) + self._reads()))
+                      policy=self._policy(self._state(None) + self._reads(_Scope(project))))
 
     def _trust(self, token_subjects: list[str]) -> str:
         return json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "GitHubActionsOfThisRepository", "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-            "Principal": {"Federated": self.provider.arn},
+            "Principal": {"Federated": self.provider_arn},
             # StringEquals, never StringLike: a wildcard here would let other branches or forks in.
             "Condition": {"StringEquals": {f"{GITHUB_ISSUER}:aud": AUDIENCE, f"{GITHUB_ISSUER}:sub": token_subjects}}}]})
 
@@ -159,51 +220,64 @@ class CiIdentity(Construct):
     def _policy(statements: list[dict]) -> str:
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
-    def _state(self, *, write: bool) -> list[dict]:
+    def _state(self, environment: str | None) -> list[dict]:
+        """The state: every environment's, read-only (plan role, `environment` None), or one environment's, read
+        and written with its lock file (a deploy role). The objects are encrypted with the state bucket's KMS
+        key (S3 User Guide, SSE-KMS permissions: kms:GenerateDataKey to write, kms:Decrypt to read), through S3
+        only (kms:ViaService)."""
         bucket = self._bucket
-        if not write:  # plans run with -lock=false: no lock file is written
+        via_s3 = {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}
+        if environment is None:  # plans run with -lock=false: no lock file is written
             return [{"Sid": "ListStateBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket},
-                    {"Sid": "ReadState", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket}/*"}]
+                    {"Sid": "ReadState", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket}/*"},
+                    {"Sid": "DecryptState", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": self._state_key,
+                     "Condition": via_s3}]
+        key = f"{bucket}/{state_key(environment)}"
         return [
             {"Sid": "ListStateBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket},
-            {"Sid": "ReadWriteStateAndLocks", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/*"},
-            # Only lock files are ever deleted (Terraform's S3-native lock: <key>.tflock).
-            {"Sid": "ReleaseStateLocks", "Effect": "Allow", "Action": ["s3:DeleteObject"],
-             "Resource": f"{bucket}/*.tflock"},
+            {"Sid": "ReadWriteStateAndLock", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+             "Resource": [key, f"{key}.tflock"]},
+            # Only the lock file is ever deleted (Terraform's S3-native lock: <key>.tflock).
+            {"Sid": "ReleaseStateLock", "Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": f"{key}.tflock"},
+            {"Sid": "EncryptAndDecryptState", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+             "Resource": self._state_key, "Condition": via_s3},
         ]
 
-    def _arns(self, service: str) -> list[str]:
-        """This project's resources of `service` that its read actions name, by the `<project>-` prefix."""
-        account, prefix = self._account, f"{self._project}-"
+    def _arns(self, service: str, where: _Scope) -> list[str]:
+        """The scope's resources of `service` that its read actions name, by name."""
+        account, names = self._account, where.names
         return {
-            "s3": [f"arn:aws:s3:::{prefix}*"],
-            "iam": [f"arn:aws:iam::{account}:role/{prefix}*"],
-            "ecr": [f"arn:aws:ecr:*:{account}:repository/{prefix}*"],
-            "ecs": [f"arn:aws:ecs:*:{account}:cluster/{prefix}*", f"arn:aws:ecs:*:{account}:service/{prefix}*/*",
-                    f"arn:aws:ecs:*:{account}:task-definition/{prefix}*:*"],
-            "logs": [f"arn:aws:logs:*:{account}:log-group:{start}{prefix}*" for start in LOG_GROUP_PREFIXES],
-            "rds": [f"arn:aws:rds:*:{account}:{kind}:{prefix}*" for kind in ("db", "pg", "subgrp")],
-            "wafv2": [f"arn:aws:wafv2:*:{account}:regional/webacl/{prefix}*/*",
-                      # GetWebACLForResource names the load balancer too.
-                      f"arn:aws:elasticloadbalancing:*:{account}:loadbalancer/app/{prefix}*/*"],
+            "s3": [f"arn:aws:s3:::{n}" for n in names],
+            "iam": [f"arn:aws:iam::{account}:role/{n}" for n in names],
+            "ecr": [f"arn:aws:ecr:*:{account}:repository/{n}/*" for n in names],
+            "ecs": [arn for n in names for arn in (
+                f"arn:aws:ecs:*:{account}:cluster/{n}", f"arn:aws:ecs:*:{account}:service/{n}/*",
+                f"arn:aws:ecs:*:{account}:task-definition/{n}:*")],
+            "logs": [f"arn:aws:logs:*:{account}:log-group:{start}{n}{end}"
+                     for start in LOG_GROUP_PREFIXES for n in names for end in ("", "/*")],
+            # db:* for DescribeDBInstances: see REFRESH_READS (the provider's filter read).
+            "rds": [f"arn:aws:rds:*:{account}:{kind}:{n}" for kind in ("db", "pg", "subgrp") for n in names],
+            "wafv2": [arn for n in names for arn in (
+                f"arn:aws:wafv2:*:{account}:regional/webacl/{n}/*",
+                # GetWebACLForResource names the load balancer too.
+                f"arn:aws:elasticloadbalancing:*:{account}:loadbalancer/app/{n}/*")],
         }.get(service, [])
 
     def _tagged_arns(self, service: str) -> list[str]:
-        """Resources of `service` named by generated ids: reached through the project tag instead of a name."""
+        """Resources of `service` named by generated ids: reached through the tags instead of a name."""
         account = self._account
         return {"kms": [f"arn:aws:kms:*:{account}:key/*"], "ec2": [f"arn:aws:ec2:*:{account}:vpc/*"],
                 "application-autoscaling": [f"arn:aws:application-autoscaling:*:{account}:scalable-target/*"],
                 }.get(service, [])
 
-    def _reads(self) -> list[dict]:
+    def _reads(self, where: _Scope) -> list[dict]:
         """What Terraform's refresh of the app stacks reads: one statement per way of scoping."""
         star, named, tagged = [], {}, {}
         for action in refresh_actions():
             service = action.split(":")[0]
             if action in STAR_ONLY_ACTIONS:
                 star.append(action)
-            elif self._arns(service):
+            elif self._arns(service, where):
                 named.setdefault(service, []).append(action)
             elif self._tagged_arns(service):
                 tagged.setdefault(service, []).append(action)
@@ -213,42 +287,51 @@ class CiIdentity(Construct):
         statements = [{"Sid": "RefreshWhatHasNoResourceLevelPermissions", "Effect": "Allow", "Action": star,
                        "Resource": "*"}]
         statements += [{"Sid": f"Refresh{_sid(service)}OfThisProject", "Effect": "Allow", "Action": actions,
-                        "Resource": self._arns(service)} for service, actions in named.items()]
+                        "Resource": self._arns(service, where)} for service, actions in named.items()]
         statements += [{"Sid": f"Refresh{_sid(service)}TaggedForThisProject", "Effect": "Allow", "Action": actions,
-                        "Resource": self._tagged_arns(service),
-                        "Condition": {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": self._project}}}
+                        "Resource": self._tagged_arns(service), "Condition": {"StringEquals": where.tags}}
                        for service, actions in tagged.items()]
+        statements += [{"Sid": sid, "Effect": "Allow", "Action": [action], "Resource": arn.format(account=self._account)}
+                       for sid, (action, arn) in ANY_OF_ITS_KIND_READS.items()]
         return statements
 
-    def _release(self) -> list[dict]:
-        """Push the image, run the migration, register task definitions and move the service to them."""
-        account, prefix = self._account, f"{self._project}-"
+    def _release(self, where: _Scope) -> list[dict]:
+        """Push the image, run the migration, register task definitions and move the service to them: this
+        environment's only."""
+        account, (prefix, names) = self._account, (where.names[0], where.names)
         ecs = f"arn:aws:ecs:*:{account}"
+        cluster = f"{ecs}:cluster/{prefix}"
         return [
             {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
-            {"Sid": "PushProjectImages", "Effect": "Allow", "Resource": f"arn:aws:ecr:*:{account}:repository/{prefix}*",
+            {"Sid": "PushImages", "Effect": "Allow", "Resource": [f"arn:aws:ecr:*:{account}:repository/{prefix}/*"],
              "Action": ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
                         "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages"]},
-            {"Sid": "RegisterProjectTaskDefinitions", "Effect": "Allow", "Action": ["ecs:RegisterTaskDefinition"],
-             "Resource": f"{ecs}:task-definition/{prefix}*"},
+            {"Sid": "RegisterTaskDefinitions", "Effect": "Allow", "Action": ["ecs:RegisterTaskDefinition"],
+             "Resource": [f"{ecs}:task-definition/{n}:*" for n in names]},
             # Tags only as part of registering (the provider's default tags); never retagging anything.
             {"Sid": "TagTaskDefinitionsWhenRegistered", "Effect": "Allow", "Action": ["ecs:TagResource"],
-             "Resource": f"{ecs}:task-definition/{prefix}*",
+             "Resource": [f"{ecs}:task-definition/{n}:*" for n in names],
              "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}},
             # AWS authorizes deregistering only on "*": Terraform's replacement and the one-off migration revision.
             {"Sid": "DeregisterTaskDefinitions", "Effect": "Allow", "Action": ["ecs:DeregisterTaskDefinition"],
              "Resource": "*"},
-            {"Sid": "RunMigrationTask", "Effect": "Allow", "Action": ["ecs:RunTask"],
-             "Resource": f"{ecs}:task-definition/{prefix}*-migrate:*"},
-            {"Sid": "WatchTasksAndUpdateServices", "Effect": "Allow",
-             "Action": ["ecs:DescribeTasks", "ecs:ListTasks", "ecs:DescribeServices", "ecs:UpdateService"],
-             "Resource": [f"{ecs}:task/{prefix}*/*", f"{ecs}:service/{prefix}*/*",
-                          f"{ecs}:container-instance/{prefix}*/*", f"{ecs}:cluster/{prefix}*"]},
+            # RunTask is authorized on the task definition; the cluster it runs in is the ecs:cluster key.
+            {"Sid": "RunMigrationTaskOnThisCluster", "Effect": "Allow", "Action": ["ecs:RunTask"],
+             "Resource": f"{ecs}:task-definition/{prefix}-migrate:*",
+             "Condition": {"ArnLike": {"ecs:cluster": cluster}}},
+            # UpdateService: the reference lists no ecs:cluster key for it (a condition on it would deny every
+            # call); the service's ARN holds its cluster.
+            {"Sid": "WatchTasksAndUpdateTheService", "Effect": "Allow",
+             "Action": ["ecs:DescribeTasks", "ecs:DescribeServices", "ecs:UpdateService"],
+             "Resource": [f"{ecs}:task/{prefix}/*", f"{ecs}:service/{prefix}/*"]},
+            # ListTasks without a container instance is authorized on "*", narrowed by ecs:cluster.
+            {"Sid": "ListTasksOfThisCluster", "Effect": "Allow", "Action": ["ecs:ListTasks"], "Resource": "*",
+             "Condition": {"ArnLike": {"ecs:cluster": cluster}}},
             {"Sid": "ReadMigrationLogs", "Effect": "Allow", "Action": ["logs:GetLogEvents"],
-             "Resource": f"arn:aws:logs:*:{account}:log-group:/ecs/{prefix}*:log-stream:*"},
+             "Resource": f"arn:aws:logs:*:{account}:log-group:/ecs/{prefix}/*:log-stream:*"},
             {"Sid": "PassTaskRolesToEcs", "Effect": "Allow", "Action": ["iam:PassRole"],
-             "Resource": [f"arn:aws:iam::{account}:role/{prefix}*-task",
-                          f"arn:aws:iam::{account}:role/{prefix}*-task-execution"],
+             "Resource": [f"arn:aws:iam::{account}:role/{prefix}-task",
+                          f"arn:aws:iam::{account}:role/{prefix}-task-execution"],
              "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
         ]
 

@@ -438,34 +438,56 @@ class EnvironmentConfig:
     @property
     def prefix(self) -> str:
         """Start of every resource name in this environment, e.g. `notes-dev`."""
-        return f"{self.project}-{self.name}"
+        return resource_prefix(self.project, self.name)
 
     @property
     def state_key(self) -> str:
         """Where this environment's state lives in the state bucket."""
-        return f"{self.name}/terraform.tfstate"
+        return state_key(self.name)
 
 
+def resource_prefix(project: str, environment: str) -> str:
+    """Start of every resource name of an environment (its own resources and its CI deploy role's scope)."""
+    return f"{project}-{environment}"
+
+
+def state_key(environment: str) -> str:
+    """An environment's state object in the state bucket (its lock file is this + `.tflock`)."""
+    return f"{environment}/terraform.tfstate"
+
+
+OIDC_PROVIDER_CHOICES = ("create", "existing")
 _GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 _BRANCH = re.compile(r"[A-Za-z0-9._/-]{1,200}")
 
 
 @_settings("bootstrap.ci")
 class CiConfig:
-    """GitHub Actions' identity in AWS (infra/ci_identity.py): GitHub's OIDC provider, a deploy role that only
-    this repository's workflows can assume, from `branch` or a job in one of `environments`, and a read-only
-    plan role for its pull requests."""
+    """GitHub Actions' identity in AWS (infra/ci_identity.py): GitHub's OIDC provider, one deploy role per
+    environment that only that GitHub environment's jobs of this repository can assume, and a read-only plan
+    role for its pull requests and the scheduled drift check."""
 
     github_repository: str
     """`owner/name` of the GitHub repository whose workflows may deploy, e.g. `example-org/notes-service`."""
     branch: str = "main"
-    """The branch whose workflow runs may assume the role (token subject `repo:<owner/name>:ref:refs/heads/<branch>`);
-    an exact name: no wildcards."""
+    """The branch releases run from: the scheduled drift check's runs on it may assume the plan role (subject
+    `repo:<owner/name>:ref:refs/heads/<branch>`), and the README restricts each GitHub environment to it
+    (deployment branches); an exact name: no wildcards."""
     environments: tuple[str, ...] = ()
-    """GitHub environments whose jobs may assume the role (subject `repo:<owner/name>:environment:<name>`); give prod
-    required reviewers in GitHub so that its deploy waits for a manual approval."""
+    """The environments CI deploys, each through a role of its own that only jobs in the GitHub environment of
+    that name may assume (subject `repo:<owner/name>:environment:<name>`) and that reaches only that
+    environment's resources (`<project>-<name>`...); give prod required reviewers and the `branch` as its only
+    deployment branch in GitHub (README, Release)."""
     project: str = "notes"
-    """The `project` of the environments it deploys: the role reaches only resources named `<project>-...`."""
+    """The `project` of the environments it deploys: the roles reach only resources named `<project>-...`."""
+    oidc_provider: str = "create"
+    """`create`: this stack creates GitHub's OIDC identity provider; `existing`: the account already has one for
+    token.actions.githubusercontent.com (IAM allows one per issuer URL: creating a second fails with
+    EntityAlreadyExists), and the roles trust that one."""
+    session_hours: int = 2
+    """How long CI's AWS credentials last (the roles' maximum session duration, and what the workflows ask for):
+    2-12 hours. A release may wait 30 minutes for its migration and 30 for its rollout, and a rollback as long
+    again; a session that ends first fails the step with ExpiredToken."""
 
     def __post_init__(self) -> None:
         if not _GITHUB_REPOSITORY.fullmatch(self.github_repository) or self.github_repository.endswith((".", "/")):
@@ -479,6 +501,11 @@ class CiConfig:
                 _fail("bootstrap.ci.environments", f"{name!r} is not allowed: a GitHub environment's name, e.g. 'prod'")
         if not _PROJECT.fullmatch(self.project):
             _fail("bootstrap.ci.project", f"{self.project!r} is not allowed: use the environments' `project`, e.g. 'notes'")
+        if self.oidc_provider not in OIDC_PROVIDER_CHOICES:
+            _fail("bootstrap.ci.oidc_provider", f"{self.oidc_provider!r} is not allowed: use "
+                  f"{' or '.join(map(repr, OIDC_PROVIDER_CHOICES))} (an account has at most one provider per issuer)")
+        _check_range("bootstrap.ci.session_hours", self.session_hours, 2, 12,
+                     "2-12 hours (IAM's maximum session duration is 1-12; a release needs more than 1)")
 
 
 @_settings("bootstrap")
@@ -494,8 +521,13 @@ class BootstrapConfig:
     noncurrent_version_expiry_days: int = 90
     """Old versions of state files are kept this long, 1 to 3650 days, then expire."""
     ci: CiConfig | None = None
-    """A `CiConfig`: the GitHub Actions OIDC provider, deploy role and pull-request plan role in this stack; None:
-    none (deploy by hand)."""
+    """A `CiConfig`: the GitHub Actions OIDC provider, the environments' deploy roles and the plan role in this
+    stack; None: none (deploy by hand)."""
+
+    @property
+    def state_key_alias(self) -> str:
+        """The alias of the KMS key that encrypts the state objects (every backend names it: `kms_key_id`)."""
+        return f"alias/tfstate-{self.state_bucket.replace('.', '-')}"
 
     def __post_init__(self) -> None:
         _check_bucket("bootstrap.state_bucket", self.state_bucket)

@@ -29,7 +29,8 @@ class EncryptionKey(Construct):
     """A KMS key with yearly rotation, usable by the account's IAM principals and by CloudWatch Logs."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, region: str,
-                 deletion_window_days: int = 30) -> None:
+                 deletion_window_days: int = 30, logs: bool = True) -> None:
+        """`logs=False`: a key no log group uses (the state bucket's), without CloudWatch Logs' grant."""
         super().__init__(scope, id)
         account = DataAwsCallerIdentity(self, "account")
         partition = DataAwsPartition(self, "partition")
@@ -47,6 +48,7 @@ class EncryptionKey(Construct):
                     # In a key policy, "*" means this key and nothing else.
                     "Resource": "*",
                 },
+            ] + ([
                 {
                     # CloudWatch Logs encrypts log groups with the key only for this account's groups.
                     "Sid": "CloudWatchLogs",
@@ -58,7 +60,7 @@ class EncryptionKey(Construct):
                     "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                               f"arn:{partition.partition}:logs:{region}:{account.account_id}:log-group:*"}},
                 },
-            ],
+            ] if logs else []),
         }
         self.key = KmsKey(self, "key", description=f"{name}: data at rest", enable_key_rotation=True,
                           deletion_window_in_days=deletion_window_days, policy=json.dumps(policy))

@@ -6,7 +6,8 @@ overrides applied), so a rule holds whatever construct produced the resource. Th
 1. Ingress from 0.0.0.0/0 or ::/0 only into a load balancer's security group, only TCP 80 or 443
    (inline `ingress` blocks, `aws_security_group_rule` and `aws_vpc_security_group_ingress_rule`).
 2. An IAM statement that allows: no `*` or `service:*` action and no `NotAction`; no `*` resource and
-   no `NotResource`, except for actions that have no resource-level permissions (STAR_ONLY_ACTIONS)
+   no `NotResource`, except for actions that have no resource-level permissions (STAR_ONLY_ACTIONS), for
+   those narrowed by a condition key instead (STAR_WITH_CONDITION_ACTIONS, with that key in a condition)
    and in a KMS key policy, where `*` means the key itself; no `Principal: "*"` without a condition.
    Every `policy`, `assume_role_policy` and `policy_document` of every resource is read, and
    `aws_iam_policy_document` data sources; an IAM policy the Aspect cannot parse is refused.
@@ -57,6 +58,10 @@ STAR_ONLY_ACTIONS = frozenset({
     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
     "logs:DescribeLogGroups", "kms:ListAliases",
 })
+# Actions AWS authorizes on Resource "*" for a request form that names no resource, narrowed only by a condition
+# key: allowed on "*" only with a condition on that key. ecs:ListTasks without a container instance: the ECS
+# Developer Guide's resource-level permissions table (ListTasks: "*", condition key ecs:cluster).
+STAR_WITH_CONDITION_ACTIONS = {"ecs:ListTasks": "ecs:cluster"}
 # Resource policies of a KMS key, where Resource "*" means that key.
 KEY_POLICY_TYPES = frozenset({"aws_kms_key", "aws_kms_key_policy", "aws_kms_replica_key", "aws_kms_external_key"})
 # Attributes holding IAM policy JSON, on whatever resource type carries them.
@@ -200,6 +205,13 @@ def _open_ingress(tf: dict) -> Iterator[Violation]:
                                  block.get("protocol"), block.get("from_port"), block.get("to_port"))
 
 
+def _condition_keys(condition: Any) -> set[str]:
+    """The keys a Condition tests: JSON (`{operator: {key: values}}`) or a policy document's blocks (`variable`)."""
+    if isinstance(condition, dict):
+        return {key for block in condition.values() if isinstance(block, dict) for key in block}
+    return {str(block.get("variable")) for block in _blocks(condition)}
+
+
 def _statement_problems(statement: dict, key_policy: bool) -> Iterator[str]:
     """What is wrong with one IAM statement (JSON form)."""
     if statement.get("Effect", "Allow") != "Allow":
@@ -213,7 +225,9 @@ def _statement_problems(statement: dict, key_policy: bool) -> Iterator[str]:
         yield f"{sid} allows the wildcard action {wild[0]!r}: name the actions"
     if "NotResource" in statement:
         yield f"{sid} allows NotResource, i.e. every other resource: name the resources"
-    if "*" in _list(statement.get("Resource")) and not key_policy and not (actions and set(actions) <= STAR_ONLY_ACTIONS):
+    conditioned = {a for a, key in STAR_WITH_CONDITION_ACTIONS.items() if key in _condition_keys(statement.get("Condition"))}
+    if "*" in _list(statement.get("Resource")) and not key_policy and \
+            not (actions and set(actions) <= STAR_ONLY_ACTIONS | conditioned):
         yield (f"{sid} allows {', '.join(actions) or 'its actions'} on Resource '*': name the resources "
                "('*' is allowed only for actions AWS authorizes on '*' alone, STAR_ONLY_ACTIONS in infra/policy.py, "
                "and in KMS key policies)")

@@ -71,7 +71,11 @@ class StateBucketStack(TerraformStack):
         self.bucket = S3Bucket(self, "state", bucket=config.state_bucket,
                                # Losing this bucket loses every stack's state: Terraform refuses to delete it.
                                lifecycle={"prevent_destroy": True})
-        protect_bucket(self, self.bucket, sse_algorithm="aws:kms")
+        # A key of its own, so that the CI roles can be granted exactly its use (infra/ci_identity.py), and
+        # every state write names it (AppStack._backend: kms_key_id), not S3's default AES256.
+        state_key = EncryptionKey(self, "state-key", name=config.state_key_alias.removeprefix("alias/"),
+                                  region=config.region, logs=False)
+        protect_bucket(self, self.bucket, sse_algorithm="aws:kms", kms_key_arn=state_key.arn)
         S3BucketPolicy(self, "tls-only", bucket=self.bucket.id, policy=json.dumps({
             "Version": "2012-10-17", "Statement": [deny_insecure_transport(self.bucket)]}))
         S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[
@@ -85,9 +89,9 @@ class StateBucketStack(TerraformStack):
         TerraformOutput(self, "state_bucket", value=self.bucket.bucket,
                         description="Every environment keeps its Terraform state in this bucket")
         if config.ci is not None:
-            ci = CiIdentity(self, "ci", config=config.ci, state_bucket=self.bucket)
-            TerraformOutput(self, "ci_deploy_role_arn", value=ci.role.arn,
-                            description="Set the GitHub variable AWS_DEPLOY_ROLE_ARN to this ARN")
+            ci = CiIdentity(self, "ci", config=config.ci, state_bucket=self.bucket, state_key_arn=state_key.arn)
+            TerraformOutput(self, "ci_deploy_role_arns", value={env: role.arn for env, role in ci.deploy_roles.items()},
+                            description="Set each GitHub environment's variable AWS_DEPLOY_ROLE_ARN to its ARN")
             TerraformOutput(self, "ci_plan_role_arn", value=ci.plan_role.arn,
                             description="Set the GitHub variable AWS_PLAN_ROLE_ARN to this ARN (pull requests' plans)")
 
@@ -145,7 +149,9 @@ class AppStack(TerraformStack):
 
     def _backend(self, config: EnvironmentConfig, state: BootstrapConfig, endpoint: str | None) -> None:
         # The bucket's own region, not the environment's: one bucket holds every environment's state.
-        S3Backend(self, bucket=state.state_bucket, key=config.state_key, region=state.region, encrypt=True)
+        # encrypt=True alone sends AES256 with every write, overriding the bucket's aws:kms default: name the key.
+        S3Backend(self, bucket=state.state_bucket, key=config.state_key, region=state.region, encrypt=True,
+                  kms_key_id=state.state_key_alias)
         # cdktf 0.21's S3BackendConfig has no `use_lockfile`: S3-native locking (Terraform >= 1.10) by override.
         self.add_override("terraform.backend.s3.use_lockfile", True)
         if endpoint is not None:

@@ -164,3 +164,40 @@ def test_the_release_checks_the_plans_scope_before_it_changes_anything():
     check = next(i for i, run in enumerate(runs) if "-m tools.plan_scope" in run)
     release = next(i for i, run in enumerate(runs) if "-m release " in run)
     assert check < release
+
+
+def _steps_of(workflow: str, job: str) -> list[dict]:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())["jobs"][job]["steps"]
+
+
+def _credentials(step: dict) -> bool:
+    return step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+
+
+def test_the_release_assumes_its_role_after_the_install_right_before_the_first_aws_call_for_the_whole_session():
+    """The session outlives the release's waits (30 minutes for the migration, 30 for the rollout, a rollback)."""
+    from infra.environments import BOOTSTRAP
+
+    steps = _steps_of("release.yml", "release")
+    (credentials,) = [i for i, step in enumerate(steps) if _credentials(step)]
+    install = next(i for i, step in enumerate(steps) if "make setup" in step.get("run", ""))
+    first_aws = next(i for i, step in enumerate(steps) if re.search(r"terraform .*\binit\b|-m release ", step.get("run", "")))
+    assert install < credentials == first_aws - 1
+    assert steps[credentials]["with"]["role-duration-seconds"] == BOOTSTRAP.ci.session_hours * 3600 >= 7200
+    assert steps[credentials]["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+
+
+def test_releases_queue_per_environment_whatever_the_ref():
+    config = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    job = config["jobs"]["release"]
+    assert "concurrency" not in config or "github.ref" not in json.dumps(config["concurrency"])
+    assert job["concurrency"] == {"group": "release-${{ matrix.environment }}", "cancel-in-progress": False}
+
+
+def test_a_fork_pull_request_skips_the_plan_with_a_notice_saying_why():
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())["jobs"]
+    same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert same_repository in jobs["plan"]["if"] and same_repository in jobs["environments"]["if"]
+    assert jobs["fork-notice"]["if"] == same_repository.replace("==", "!=")
+    (run,) = [step["run"] for step in jobs["fork-notice"]["steps"]]
+    assert "::notice title=Plan skipped::" in run and "no OIDC token" in run and "GITHUB_STEP_SUMMARY" in run

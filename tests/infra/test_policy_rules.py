@@ -150,6 +150,22 @@ def test_the_actions_without_resource_level_permissions_may_use_resource_star():
     assert found(tf) == []
 
 
+@pytest.mark.parametrize("condition, refused", [
+    (None, True),
+    ({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}, True),
+    ({"ArnLike": {"ecs:cluster": "arn:aws:ecs:*:1:cluster/notes-dev"}}, False),
+    ([{"test": "ArnLike", "variable": "ecs:cluster", "values": ["arn:aws:ecs:*:1:cluster/notes-dev"]}], False),
+])
+def test_listing_tasks_on_resource_star_needs_a_condition_on_the_cluster(condition, refused):
+    """ListTasks without a container instance is authorized on "*" and narrowed only by ecs:cluster."""
+    more = {"Condition": condition} if isinstance(condition, dict) else {}
+    tf = resources(aws_iam_role_policy={"p": role(allow("ecs:ListTasks", "*", **more), attribute="policy")})
+    if isinstance(condition, list):  # a policy document's condition blocks
+        tf = {"data": {"aws_iam_policy_document": {"d": {"statement": [
+            {"actions": ["ecs:ListTasks"], "resources": ["*"], "condition": condition}]}}}}
+    assert bool(found(tf)) == refused
+
+
 def test_the_actions_allowed_on_resource_star_are_each_named_without_a_wildcard():
     assert [a for a in STAR_ONLY_ACTIONS if "*" in a or a.count(":") != 1] == []
 

@@ -11,7 +11,8 @@ def test_state_bucket_is_versioned_encrypted_private_and_protected_from_destroy(
     assert bucket["lifecycle"] == {"prevent_destroy": True}
     assert bootstrap.one("aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
     (rule,) = bootstrap.one("aws_s3_bucket_server_side_encryption_configuration")["rule"]
-    assert rule["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms"}
+    assert rule["apply_server_side_encryption_by_default"] == {
+        "sse_algorithm": "aws:kms", "kms_master_key_id": bootstrap.ref("aws_kms_key", "state-key", "arn")}
     block = bootstrap.one("aws_s3_bucket_public_access_block")
     assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
                                           "restrict_public_buckets"))
@@ -46,9 +47,11 @@ def test_state_bucket_is_in_the_bootstrap_region(bootstrap):
 
 
 def test_each_environment_keeps_encrypted_locked_state_under_its_own_key(env_stack):
+    """`encrypt` alone would send AES256 with every write, overriding the bucket's KMS default: the key is named."""
     backend = env_stack.json["terraform"]["backend"]["s3"]
     assert backend == {"bucket": environments.BOOTSTRAP.state_bucket, "key": f"{env_stack.name}/terraform.tfstate",
-                       "region": environments.BOOTSTRAP.region, "encrypt": True, "use_lockfile": True}
+                       "region": environments.BOOTSTRAP.region, "encrypt": True, "use_lockfile": True,
+                       "kms_key_id": environments.BOOTSTRAP.state_key_alias}
 
 
 def test_each_environment_s_resources_are_in_its_region(env_stack):
