@@ -278,8 +278,9 @@ class LocalDeployment:
         return step
 
     def plan(self, stack: str, name: str | None = None, out: str | None = "tfplan",
-             detailed: bool = False) -> Step:
-        args = ["plan", "-input=false", "-no-color"]
+             detailed: bool = False, lock: bool = True) -> Step:
+        """`lock=False`: as a pull request's plan runs (its role may read the state, not write a lock file)."""
+        args = ["plan", "-input=false", "-no-color"] + ([] if lock else ["-lock=false"])
         if out:
             args.append(f"-out={out}")
         if detailed:

@@ -40,9 +40,9 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
+from emulator.record import set_label
 from emulator.server import start_background, stop_background
 from infra.environments import ENVIRONMENTS
-from local import EMULATOR_BOTO
 from tools import terraform as tf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,13 +54,16 @@ CLASH_ROLE = f"{ENVIRONMENTS[STACK].prefix}-rds-monitoring"  # one of the stack'
 PROMPT = "Enter a value:"
 
 pytestmark = pytest.mark.integration
+# The tests' own reads sign with this key: the recorded-calls check (test_ci_permissions.py) leaves them out.
+OBSERVER_KEY = "test-observer"
+OBSERVER_BOTO = {"aws_access_key_id": OBSERVER_KEY, "aws_secret_access_key": OBSERVER_KEY}
 
 
 def client(endpoint: str, service: str) -> Any:
     # A session per client: the failed-apply scenario runs in a thread next to the cycle, and boto3's
     # default session is not safe to create clients from in two threads at once.
     return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=REGION,
-                                          **EMULATOR_BOTO)
+                                          **OBSERVER_BOTO)
 
 
 # -- what is on the emulator ------------------------------------------------------------------------
@@ -205,16 +208,27 @@ class Record:
 
 
 RECORDS: dict[str, Record] = {}
+# Every request the cycle's emulator answers is recorded (emulator/record.py), labelled with who makes it in CI:
+# the plan role for a pull request's init and plans, the environment's deploy role for the release's init,
+# outputs, plan-scope check and apply, `admin` for what an administrator applies, `test` for the tests' reads.
+ADMIN_LABEL, PLAN_LABEL, TEST_LABEL = "admin", "plan", "test"
+deploy_label: Callable[[str], str] = lambda environment: f"deploy:{environment}"  # noqa: E731
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def emulator_endpoint(tmp_path_factory) -> Iterator[str]:
+def emulator_requests(tmp_path_factory) -> Path:
+    """Where the cycle's emulator records every request it answers (emulator/record.py)."""
+    return tmp_path_factory.mktemp("deploy-emulator") / "requests.jsonl"
+
+
+@pytest.fixture(scope="session")
+def emulator_endpoint(emulator_requests) -> Iterator[str]:
     """A patched moto server of the session's own, in its own process, on a free port of 127.0.0.1."""
-    where = tmp_path_factory.mktemp("deploy-emulator")
+    where = emulator_requests.parent
     pidfile = where / "emulator.pid"
-    endpoint = start_background(pidfile, port=0, logfile=where / "emulator.log")
+    endpoint = start_background(pidfile, port=0, logfile=where / "emulator.log", record=emulator_requests)
     try:
         yield endpoint
     finally:
@@ -415,7 +429,13 @@ def _locked_change(record: Record, deployment: tf.LocalDeployment, endpoint: str
 
 def _run_cycle(record: Record, deployment: tf.LocalDeployment, endpoint: str, workdir: Path) -> None:
     applied = False
+    plan_role, deploy_role = PLAN_LABEL, deploy_label(STACK)
+
+    def who(label: str) -> Callable[[], None]:
+        return lambda: set_label(endpoint, label)
+
     try:
+        record.run("label-admin", who(ADMIN_LABEL))
         record.run("bootstrap-cdktf-deploy", lambda: _cdktf_deploy_bootstrap(deployment, workdir))
         record.run("targets-emulator", lambda: _endpoints(deployment))
         record.run("bootstrap-outputs", lambda: json.loads((workdir / "bootstrap-outputs.json").read_text()))
@@ -425,23 +445,36 @@ def _run_cycle(record: Record, deployment: tf.LocalDeployment, endpoint: str, wo
         record.run("dev-plan-json", lambda: deployment.show_plan(STACK))
         applied = record.failure is None
         record.run("dev-apply", lambda: deployment.apply(STACK))
-        record.run("dev-replan", lambda: deployment.plan(STACK, "dev-replan", out=None, detailed=True), may_fail=True)
-        record.run("outputs", lambda: deployment.outputs(STACK))
-        record.run("observed", lambda: observe(endpoint, record.facts["outputs"], deployment.stack_json()))
+        # A pull request's plan: the plan role, without the lock (.github/workflows/pull-request.yml).
+        record.run("label-plan", who(plan_role))
+        record.run("dev-pr-init", lambda: deployment.init(STACK, "dev-pr-init"))
+        record.run("dev-replan", lambda: deployment.plan(STACK, "dev-replan", out=None, detailed=True, lock=False),
+                   may_fail=True)
+        record.run("label-test", who(TEST_LABEL))
+        record.run("observed-outputs", lambda: deployment.outputs(STACK))
+        record.run("observed", lambda: observe(endpoint, record.facts["observed-outputs"], deployment.stack_json()))
         record.run("state-object", lambda: state_object(endpoint, *_backend(deployment)))
         record.run("resources-in-state", lambda: tf.managed(deployment.state_list(STACK)))
-        # A release: the same stack with a new image tag.
+        # A release: the same stack with a new image tag, by the environment's deploy role as the release job
+        # runs it (.github/workflows/release.yml): init, outputs, the plan-scope check's plan, the apply.
         record.run("change-synth", lambda: deployment.synth(image_tag=NEW_IMAGE_TAG))
+        record.run("label-deploy", who(deploy_role))
         record.run("change-init", lambda: deployment.init(STACK, "dev-init-after-change"))
-        record.run("change-plan", lambda: deployment.plan(STACK, "dev-change-plan", out="change.tfplan"))
+        record.run("outputs", lambda: deployment.outputs(STACK))
+        record.run("change-plan", lambda: deployment.plan(STACK, "dev-change-plan", out="change.tfplan", lock=False))
         record.run("change-plan-json", lambda: deployment.show_plan(STACK, "change.tfplan"))
         record.run("locked-change", lambda: _locked_change(record, deployment, endpoint))
+        record.run("label-plan-again", who(plan_role))
         record.run("dev-replan-after-change",
-                   lambda: deployment.plan(STACK, "dev-replan-after-change", out=None, detailed=True), may_fail=True)
+                   lambda: deployment.plan(STACK, "dev-replan-after-change", out=None, detailed=True, lock=False),
+                   may_fail=True)
+        record.run("label-test-again", who(TEST_LABEL))
         record.run("observed-after-change", lambda: observe(endpoint, record.facts["outputs"], deployment.stack_json()))
     finally:
         if applied:
+            record.run("label-admin-destroy", who(ADMIN_LABEL), always=True)
             record.run("dev-destroy", lambda: deployment.destroy(STACK), always=True)
+            record.run("label-test-end", who(TEST_LABEL), always=True)
             record.run("state-after-destroy", lambda: deployment.state_list(STACK), always=True)
             record.run("after-destroy", lambda: inventory(endpoint), always=True)
 

@@ -48,12 +48,15 @@ def test_down_after_the_failed_apply_succeeds(failed_apply):
 def test_down_after_the_failed_apply_leaves_nothing_on_the_emulator_but_the_bootstrap_stack(failed_apply):
     before, after = failed_apply.fact("baseline"), failed_apply.fact("after-down")
     left = {kind: sorted(set(after[kind]) - set(before.get(kind, []))) for kind in after}
-    # The bootstrap stack (the state bucket, the CI deploy role) is never destroyed by `down`; it goes
-    # when the emulator stops.
+    # The bootstrap stack (the state bucket and its key, the CI roles) is never destroyed by `down`; it goes
+    # when the emulator stops. Keys are named by generated ids: counted.
     bootstrap = failed_apply.deployment.stack_json(tf.BOOTSTRAP)["resource"]
     expected = {"s3:bucket": sorted(b["bucket"] for b in bootstrap["aws_s3_bucket"].values()),
-                "iam:role": sorted(r["name"] for r in bootstrap.get("aws_iam_role", {}).values())}
-    assert {kind: ids for kind, ids in left.items() if ids} == {k: v for k, v in expected.items() if v}
+                "iam:role": sorted(r["name"] for r in bootstrap.get("aws_iam_role", {}).values()),
+                "kms:alias": sorted(a["name"] for a in bootstrap.get("aws_kms_alias", {}).values()),
+                "kms:key": len(bootstrap.get("aws_kms_key", {}))}
+    found = {kind: len(ids) if kind == "kms:key" else ids for kind, ids in left.items() if ids}
+    assert found == {k: v for k, v in expected.items() if v}
 
 
 def test_up_reports_how_many_resources_the_state_holds(failed_apply):

@@ -1,6 +1,10 @@
 """Fixtures for the release tests: one emulator per session and, per test, what a deployed AppStack leaves on
 it (network, cluster, migration and app task definitions, service, repository, log group) with the stack
-outputs that name them.
+outputs that name them, for an environment of the test's own (`notes-t<8 hex>`).
+
+The release signs its calls with DEPLOY_KEY; after each test, every call it made is judged against the deploy
+role CI gives that environment (infra/ci_identity.py, as the bootstrap stack synthesizes it), as AWS would
+judge it (security/authorization.py): a call the role does not allow fails the test, naming the call.
 
 moto runs no containers and rolls out nothing (../shared/FIELD-NOTES.md): a test plays ECS's part by
 setting the task's or the service's state on the emulator's model (`ecs_model`, `finish_task`).
@@ -8,6 +12,7 @@ setting the task's or the service's state on the emulator's model (`ecs_model`, 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -15,6 +20,10 @@ import boto3
 import pytest
 
 from emulator import Emulator
+from emulator.record import read
+from infra.config import resource_prefix
+from infra.environments import BOOTSTRAP
+from security.authorization import call_of, judge
 from release.aws import AwsTarget
 from local import EMULATOR_BOTO
 from release.model import Image
@@ -23,11 +32,25 @@ from release.outputs import StackOutputs
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 LOG_PREFIX = "migrate"
+# The access key the release's calls sign with (the tests' own set-up signs with EMULATOR_BOTO's): which calls
+# are judged against the deploy role.
+DEPLOY_KEY = "ci-deploy"
+DEPLOY_BOTO = {"aws_access_key_id": DEPLOY_KEY, "aws_secret_access_key": DEPLOY_KEY}
+DEPLOY_ENV = {"AWS_ACCESS_KEY_ID": DEPLOY_KEY, "AWS_SECRET_ACCESS_KEY": DEPLOY_KEY}
+# The configured environment whose deploy role stands for each test's own environment (same shape, other name).
+MODEL_ENVIRONMENT = "dev"
+# The stack of the running test (one per test), for judging its calls after the `stack` fixture is torn down.
+STACKS: list = []
 
 
 @pytest.fixture(scope="session")
-def emu():
-    with Emulator(port=0) as running:
+def emulator_requests(tmp_path_factory):
+    return tmp_path_factory.mktemp("release-emulator") / "requests.jsonl"
+
+
+@pytest.fixture(scope="session")
+def emu(emulator_requests):
+    with Emulator(port=0, record=emulator_requests) as running:
         # moto advances a task's status on every DescribeTasks (RUNNING ... STOPPED, exit 0): keep each task
         # where a test puts it, as a real task stays RUNNING until its container exits.
         from moto.moto_api import state_manager
@@ -36,17 +59,74 @@ def emu():
         state_manager.unset_transition(model_name="ecs::task")
 
 
-@pytest.fixture
-def client(emu):
+def _clients(emu, credentials: dict):
     clients: dict[str, object] = {}
 
     def make(service: str):
         if service not in clients:
-            clients[service] = boto3.client(service, endpoint_url=emu.endpoint, region_name=REGION,
-                                            **EMULATOR_BOTO)
+            clients[service] = boto3.client(service, endpoint_url=emu.endpoint, region_name=REGION, **credentials)
         return clients[service]
 
     return make
+
+
+@pytest.fixture
+def client(emu):
+    """The tests' own clients: set-up, playing Terraform's apply, reading what the release did."""
+    return _clients(emu, EMULATOR_BOTO)
+
+
+@pytest.fixture
+def deploy_client(emu):
+    """The release's clients, signing with DEPLOY_KEY (judged against the deploy role)."""
+    return _clients(emu, DEPLOY_BOTO)
+
+
+@pytest.fixture(scope="session")
+def deploy_policy_text(outdir) -> str:
+    """The deploy role's policy of MODEL_ENVIRONMENT as the bootstrap stack synthesizes it, account and state
+    bucket resolved as on the emulator."""
+    stack = json.loads((outdir / "stacks" / "bootstrap" / "cdk.tf.json").read_text())
+    (policy,) = [r["policy"] for name, r in stack["resource"]["aws_iam_role_policy"].items()
+                 if name.startswith(f"ci_deploy-policy-{MODEL_ENVIRONMENT}_")]
+    policy = re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", ACCOUNT, policy)
+    policy = re.sub(r"\$\{aws_s3_bucket\.[^}]+\.arn\}", f"arn:aws:s3:::{BOOTSTRAP.state_bucket}", policy)
+    return re.sub(r"\$\{aws_kms_key\.[^}]+\.arn\}", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/state", policy)
+
+
+def last_request(emulator_requests) -> int:
+    return max((r["seq"] for r in read(emulator_requests)), default=0)
+
+
+def release_denials(emulator_requests, since: int, stack: "Stack", policy_text: str):
+    """The release's calls (DEPLOY_KEY) recorded after `since`, judged against the deploy role of the stack's
+    environment: (denials, unmapped calls, calls)."""
+    calls = [call for r in read(emulator_requests) if r["seq"] > since and r["key"] == DEPLOY_KEY
+             for call in [call_of(r, "deploy")] if call is not None]
+    model = resource_prefix(BOOTSTRAP.ci.project, MODEL_ENVIRONMENT)
+    policy = json.loads(policy_text.replace(model, stack.outputs.cluster))
+    denials, unmapped, _ = judge(calls, {"deploy": [policy]}, lambda call: "deploy",
+                                 {"project": BOOTSTRAP.ci.project, "environment": stack.environment})
+    return denials, unmapped, calls
+
+
+@pytest.fixture(autouse=True)
+def calls_allowed_to_the_deploy_role(emu, emulator_requests, deploy_policy_text):
+    """After each test: every call the release made (DEPLOY_KEY) is one the test's environment's deploy role
+    may make on AWS; else the test fails naming the call, the ARN and the role."""
+    before = last_request(emulator_requests)
+    STACKS.clear()
+    yield
+    if not STACKS:
+        if any(r["seq"] > before and r["key"] == DEPLOY_KEY for r in read(emulator_requests)):
+            pytest.fail("release calls without a `stack` fixture to judge them by", pytrace=False)
+        return
+    (stack,) = STACKS
+    denials, unmapped, _ = release_denials(emulator_requests, before, stack, deploy_policy_text)
+    if denials or unmapped:
+        lines = [f"  {d}" for d in denials] + [f"  unmapped: {u}" for u in unmapped]
+        pytest.fail(f"the release made calls its deploy role ({stack.environment}) may not make on AWS:\n"
+                    + "\n".join(lines), pytrace=False)
 
 
 def ecs_model():
@@ -87,6 +167,7 @@ def _container(name: str, image: str, command: list[str], log_group: str, prefix
 
 @dataclass
 class Stack:
+    environment: str
     outputs: StackOutputs
     log_group: str
     app_family: str
@@ -97,7 +178,8 @@ class Stack:
 
 @pytest.fixture
 def stack(client) -> Stack:
-    name = f"t{uuid.uuid4().hex[:8]}"
+    environment = f"t{uuid.uuid4().hex[:8]}"
+    name = resource_prefix(BOOTSTRAP.ci.project, environment)
     ec2, ecs, ecr, logs = client("ec2"), client("ecs"), client("ecr"), client("logs")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
@@ -107,7 +189,10 @@ def stack(client) -> Stack:
     log_group = f"/ecs/{name}/app"
     logs.create_log_group(logGroupName=log_group)
     repository = ecr.create_repository(repositoryName=f"{name}/app", imageTagMutability="IMMUTABLE")["repository"]
-    common = dict(networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+    # As infra/service.py registers them: the environment's task and execution roles (passed to ECS tasks).
+    common = dict(networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+                  taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-task",
+                  executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-task-execution")
     old_image = f"{repository['repositoryUri']}:0.1.0"
     migrate = ecs.register_task_definition(
         family=f"{name}-migrate", containerDefinitions=[_container("app", old_image, ["migrate"], log_group, LOG_PREFIX)],
@@ -120,11 +205,13 @@ def stack(client) -> Stack:
                            "subnets": subnets, "securityGroups": [group], "assignPublicIp": "DISABLED"}})
     outputs = StackOutputs(cluster=name, service=f"{name}-app", migration_task_definition=migrate,
                            subnets=tuple(subnets), security_group=group, repository_url=repository["repositoryUri"])
-    return Stack(outputs=outputs, log_group=log_group, app_family=f"{name}-app", old_task_definition=app)
+    STACKS.append(Stack(environment=environment, outputs=outputs, log_group=log_group, app_family=f"{name}-app",
+                        old_task_definition=app))
+    return STACKS[-1]
 
 
 @pytest.fixture
-def target(client, stack) -> AwsTarget:
+def target(client, deploy_client, stack) -> AwsTarget:
     """The AWS target on the emulator. Its applier does what Terraform's apply does to the service (a new
     revision of the app family on the image, UpdateService); its pusher records what it was given."""
 
@@ -147,7 +234,7 @@ def target(client, stack) -> AwsTarget:
         stack.pushed.append((tag, destination, auth))
         return "sha256:" + "ab" * 32
 
-    return AwsTarget(environment="dev", outputs=stack.outputs, client=client, pusher=push, applier=apply)
+    return AwsTarget(environment="dev", outputs=stack.outputs, client=deploy_client, pusher=push, applier=apply)
 
 
 def an_image(stack: Stack, tag: str = "0123456789ab", digest: str = "sha256:" + "cd" * 32) -> Image:

@@ -10,7 +10,8 @@ import pytest
 from release import flow
 from release.history import History
 from release.model import BadInput, ReleaseError
-from tests.release.conftest import LOG_PREFIX, an_image, ecs_model, finish_task, manifest, set_deployments
+from tests.release.conftest import (LOG_PREFIX, an_image, ecs_model, finish_task, last_request, manifest,
+                                   release_denials, set_deployments)
 
 FAST = flow.Timing(migration_timeout=60, rollout_timeout=60, poll=0)
 
@@ -127,6 +128,29 @@ def test_a_migration_that_exits_0_lets_the_release_deploy_the_image(client, stac
 
     flow.release(target, image, History(tmp_path, "dev"), FAST, sleep=sleep)
     assert stack.applied == [image]
+
+
+def _without(policy_text: str, action: str) -> str:
+    import json
+
+    policy = json.loads(policy_text)
+    statements = [{**s, "Action": [a for a in s["Action"] if a != action]} for s in policy["Statement"]]
+    return json.dumps({**policy, "Statement": [s for s in statements if s["Action"]]})
+
+
+@pytest.mark.parametrize("action", ["ecs:RunTask", "ecs:ListTasks", "logs:GetLogEvents", "ecs:DescribeServices",
+                                    "iam:PassRole"])
+def test_a_release_call_whose_permission_is_removed_from_the_deploy_role_is_named(
+        client, stack, target, tmp_path, emulator_requests, deploy_policy_text, action):
+    """The recorded-calls check the autouse fixture runs after every test fails when a permission is missing."""
+    before = last_request(emulator_requests)
+    test_a_migration_that_exits_0_lets_the_release_deploy_the_image(client, stack, target, tmp_path)
+    denials, unmapped, calls = release_denials(emulator_requests, before, stack, _without(deploy_policy_text, action))
+    allowed, _, _ = release_denials(emulator_requests, before, stack, deploy_policy_text)
+    assert (allowed, unmapped) == ([], []) and len(calls) > 5
+    assert {d.check.action for d in denials} == {action}
+    assert denials and all(str(d).endswith("-> deploy: no statement allows it") and stack.outputs.cluster in str(d)
+                           for d in denials)
 
 
 # -- the rollout -------------------------------------------------------------------------------------------

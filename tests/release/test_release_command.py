@@ -97,3 +97,35 @@ def test_a_push_from_a_tree_the_tag_rule_refuses_exits_2_with_its_words(tmp_path
     code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
                 target_factory=lambda env, outputs: object())
     assert code == 2 and "1 uncommitted change(s) (a.txt)" in capsys.readouterr().err
+
+
+def test_credentials_that_expire_mid_command_are_reported_as_expiry_naming_the_command(tmp_path, capsys):
+    """Not "AWS refused": a rollback whose session ended is a rollback that may still be running."""
+    from botocore.exceptions import ClientError
+
+    history = tmp_path / "h"
+    history.mkdir()
+    (history / "dev.json").write_text(json.dumps({"pushed": [], "deployed": [
+        {"tag": "aaaaaaaaaaaa", "digest": "sha256:" + "a" * 64, "repository_url": OUTPUTS["ecr_repository_url"]},
+        {"tag": "bbbbbbbbbbbb", "digest": "sha256:" + "b" * 64, "repository_url": OUTPUTS["ecr_repository_url"]}]}))
+
+    def expired(env, outputs):
+        raise ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in the "
+                                     "request is expired"}}, "DescribeServices")
+
+    code = main(["rollback", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(history)],
+                target_factory=expired)
+    err = capsys.readouterr().err
+    assert code == 1 and "error: rollback dev: the AWS credentials expired" in err and "may still be running" in err
+    assert "AWS refused" not in err
+
+
+def test_a_refusal_by_aws_is_still_reported_as_one(tmp_path, capsys):
+    from botocore.exceptions import ClientError
+
+    def denied(env, outputs):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "RunTask")
+
+    code = main(["migrate", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(_outputs_file(tmp_path)),
+                 "--history", str(tmp_path / "h")], target_factory=denied)
+    assert code == 1 and "error: migrate dev: AWS refused or could not be reached" in capsys.readouterr().err

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from local import EMULATOR_ENV
-
 from release.aws import buildah_pusher
 from image.registry import Registry, RegistrySettings
 
@@ -33,7 +31,9 @@ def test_the_push_command_records_what_it_pushed(emu, stack, local_registry, tmp
 
     from release.__main__ import main
 
-    for key, value in {"AWS_ENDPOINT_URL": emu.endpoint, **EMULATOR_ENV}.items():
+    from tests.release.conftest import DEPLOY_ENV
+
+    for key, value in {"AWS_ENDPOINT_URL": emu.endpoint, **DEPLOY_ENV}.items():
         monkeypatch.setenv(key, value)
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"ecr_repository_url": {"value": stack.outputs.repository_url}}))
