@@ -35,7 +35,6 @@ from cdktf_cdktf_provider_aws.data_aws_iam_openid_connect_provider import DataAw
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 from infra.config import CiConfig, resource_prefix, state_key

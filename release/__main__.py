@@ -17,6 +17,9 @@ from release.history import History
 from release.model import BadInput, Image, ReleaseError
 from image.tag import ROOT, TagError, commit_tag
 
+# AWS's error codes for a session that ended (STS credentials past their expiry; a request signed too long ago).
+EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+
 COMMANDS = ("push", "migrate", "deploy", "release", "rollback")
 
 
@@ -160,14 +163,28 @@ def main(argv: list[str] | None = None, target_factory=None) -> int:
         state = "something was changed" if error.changed else "nothing was changed"
         print(f"error: {args.command} {args.env}: {error}\n({state})", file=sys.stderr, flush=True)
         return error.exit_code
-    except (BotoCoreError, ClientError) as error:
-        # Credentials, permissions, throttling: AWS's own words, and where the release stopped is above.
-        print(f"error: {args.command} {args.env}: AWS refused or could not be reached: {error}\nCheck the "
-              "credentials (`aws sts get-caller-identity`) and the role's permissions, then run the same "
-              "command again; the lines above say which step had started", file=sys.stderr, flush=True)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in EXPIRED:
+            return _refused(args, error)
+        # Not "refused": the session ended mid-command (infra/config.py CiConfig.session_hours), so say what was
+        # under way; the step that had started may go on at AWS without anyone watching it.
+        print(f"error: {args.command} {args.env}: the AWS credentials expired {time.monotonic() - started:.0f} s into "
+              f"the {args.command} ({error}); the lines above say which step had started, and it may still be "
+              "running on AWS. Get fresh credentials (CI: re-run the job; its role's session lasts "
+              "bootstrap.ci.session_hours) and run the same command again", file=sys.stderr, flush=True)
         return 1
+    except BotoCoreError as error:
+        return _refused(args, error)
     say(f"==> {args.command} {args.env}: done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _refused(args: argparse.Namespace, error: Exception) -> int:
+    # Credentials, permissions, throttling: AWS's own words, and where the release stopped is above.
+    print(f"error: {args.command} {args.env}: AWS refused or could not be reached: {error}\nCheck the "
+          "credentials (`aws sts get-caller-identity`) and the role's permissions, then run the same "
+          "command again; the lines above say which step had started", file=sys.stderr, flush=True)
+    return 1
 
 
 if __name__ == "__main__":
