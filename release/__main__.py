@@ -15,6 +15,7 @@ from local.progress import say
 from release import flow, outputs as stack_outputs
 from release.history import History
 from release.model import BadInput, Image, ReleaseError
+from image.build import ImageError
 from image.tag import ROOT, TagError, commit_tag
 
 # AWS's error codes for a session that ended (STS credentials past their expiry; a request signed too long ago).
@@ -163,6 +164,11 @@ def main(argv: list[str] | None = None, target_factory=None) -> int:
         state = "something was changed" if error.changed else "nothing was changed"
         print(f"error: {args.command} {args.env}: {error}\n({state})", file=sys.stderr, flush=True)
         return error.exit_code
+    except ImageError as error:
+        # Building or pushing the image (buildah, debootstrap, the registry): its own words, nothing deployed.
+        print(f"error: {args.command} {args.env}: the image could not be built or pushed: {error}\n(nothing was "
+              "deployed; fix the cause and run the same command again)", file=sys.stderr, flush=True)
+        return 1
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in EXPIRED:
             return _refused(args, error)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "con
                 "placementConstraints", "requiresCompatibilities", "cpu", "memory", "runtimePlatform",
                 "ephemeralStorage", "pidMode", "ipcMode", "proxyConfiguration")
 STOPPED_TASKS_SHOWN = 5
+# ECS is eventually consistent: right after RunTask, DescribeTasks may answer the task as MISSING with an empty
+# `tasks` list (ECS API reference, RunTask: "Amazon ECS API follows an eventual consistency model ... run
+# DescribeTasks ... use an exponential backoff"). A task ECS still does not know after this long never started.
+MISSING_GRACE_SECONDS = 120.0
 
 
 class Pusher(Protocol):
@@ -97,6 +102,9 @@ class AwsTarget:
     emulator's (moto serves no registry). None on AWS."""
     reread_outputs: Callable[[], StackOutputs] | None = None
     """Reads the stack's outputs again after an apply (a first deploy creates the cluster and service)."""
+    missing_grace: float = MISSING_GRACE_SECONDS
+    """Seconds a started task may be unknown to DescribeTasks (MISSING) before the migration is failed."""
+    clock: Callable[[], float] = time.monotonic
     _logs: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -165,6 +173,14 @@ class AwsTarget:
     def start_migration(self, image: Image) -> str:
         ecs = self.client("ecs")
         revision = self.register_migration(image)
+        try:
+            return self._run_migration(ecs, revision, image)
+        except BaseException:
+            # The one-off revision never outlives a migration that did not start (RunTask refused, throttled...).
+            self.deregister(revision["taskDefinitionArn"])
+            raise
+
+    def _run_migration(self, ecs, revision: dict, image: Image) -> str:
         containers = revision["containerDefinitions"]
         essential = next(c for c in containers if c.get("essential", True))
         started = ecs.run_task(
@@ -175,7 +191,6 @@ class AwsTarget:
                                                           "assignPublicIp": "DISABLED"}},
             overrides={"containerOverrides": [{"name": essential["name"], "command": MIGRATION_COMMAND}]})
         if started.get("failures") or not started.get("tasks"):
-            self.deregister(revision["taskDefinitionArn"])
             raise ReleaseError(f"ECS did not start the migration task: {started.get('failures')}; the service was "
                                "not changed. Check the cluster's capacity and the subnets, then run "
                                f"`python -m release migrate --env {self.environment}` again")
@@ -185,17 +200,34 @@ class AwsTarget:
         self._logs[task_id] = {"arn": task["taskArn"], "revision": revision["taskDefinitionArn"],
                                "container": essential["name"], "group": options.get("awslogs-group"),
                                "stream": f"{options.get('awslogs-stream-prefix')}/{essential['name']}/{task_id}",
-                               "token": None}
+                               "token": None, "started": self.clock()}
         return task_id
 
     def migration_outcome(self, task_id: str) -> TaskOutcome | None:
         run = self._logs[task_id]
         ecs = self.client("ecs")
-        task = ecs.describe_tasks(cluster=self.outputs.cluster, tasks=[run["arn"]])["tasks"][0]
+        found = ecs.describe_tasks(cluster=self.outputs.cluster, tasks=[run["arn"]])
+        if not found.get("tasks"):
+            waited = self.clock() - run["started"]
+            if waited < self.missing_grace:
+                return None  # not known yet: ECS's eventual consistency (MISSING_GRACE_SECONDS)
+            self.deregister(run["revision"])
+            reasons = sorted({f.get("reason", "?") for f in found.get("failures", [])}) or ["no task, no failure"]
+            raise ReleaseError(f"ECS still does not know the migration task {task_id} {waited:.0f} s after RunTask "
+                               f"started it ({', '.join(reasons)}); the service was not changed. Look for the task "
+                               "in the ECS console (stopped tasks are kept about an hour), then run "
+                               f"`python -m release migrate --env {self.environment}` again", changed=False)
+        task = found["tasks"][0]
         if task.get("lastStatus") != "STOPPED":
             return None
         self.deregister(run["revision"])
         return _outcome(task, run["container"])
+
+    def abandon_migration(self, task_id: str) -> None:
+        """The release stopped waiting (timeout): the one-off revision goes; the task itself may still run."""
+        run = self._logs.get(task_id)
+        if run is not None:
+            self.deregister(run["revision"])
 
     def migration_logs(self, task_id: str) -> Iterable[str]:
         run = self._logs[task_id]

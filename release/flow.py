@@ -60,6 +60,7 @@ def migrate(target: Target, image: Image, timing: Timing = Timing(), sleep=time.
     for line in target.migration_logs(task_id):  # what was written between the last read and the stop
         say(f"    | {line}")
     if outcome is None:
+        target.abandon_migration(task_id)
         raise ReleaseError(
             f"the migration task {task_id} did not stop within {timing.migration_timeout:.0f} s; the service "
             "was not changed. Look at the task in the ECS console (or `aws ecs describe-tasks`), stop it, "

@@ -103,6 +103,9 @@ class LocalTarget:
         self.control.deregister(run["revision"])
         return TaskOutcome(task_id=task_id, exit_code=code, stopped_reason=TaskOutcome.NORMAL_STOP)
 
+    def abandon_migration(self, task_id: str) -> None:
+        self.control.deregister(self._runs[task_id]["revision"])
+
     def migration_logs(self, task_id: str) -> list[str]:
         run = self._runs[task_id]
         with run["log"].open("rb") as log:

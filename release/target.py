@@ -28,6 +28,9 @@ class Target(Protocol):
     def migration_outcome(self, task_id: str) -> TaskOutcome | None:
         """The stopped task's outcome, or None while it runs."""
 
+    def abandon_migration(self, task_id: str) -> None:
+        """The release stopped waiting for the task: remove its one-off revision (the task may still run)."""
+
     def migration_logs(self, task_id: str) -> Iterable[str]:
         """Log lines written since the last call (the caller prints them as they come)."""
 

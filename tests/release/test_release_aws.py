@@ -84,9 +84,70 @@ def test_a_migration_whose_container_never_ran_fails_with_the_reason(stack, targ
             stack, None, reason="Task failed to start", container_reason="CannotPullContainerError: not found"))
 
 
-def test_a_migration_that_never_stops_fails_after_the_timeout(stack, target):
+def _active_migration_revisions(client, stack) -> list[str]:
+    return client("ecs").list_task_definitions(familyPrefix=f"{stack.outputs.cluster}-migrate",
+                                               status="ACTIVE")["taskDefinitionArns"]
+
+
+def test_a_migration_that_never_stops_fails_after_the_timeout_and_leaves_no_one_off_revision(client, stack, target):
     with pytest.raises(ReleaseError, match="did not stop within 0 s"):
         flow.migrate(target, an_image(stack), flow.Timing(migration_timeout=0, poll=0), sleep=lambda _: None)
+    assert _active_migration_revisions(client, stack) == [stack.outputs.migration_task_definition]
+
+
+class _Eventually:
+    """The ECS client as AWS may answer right after RunTask: DescribeTasks says MISSING `times` times."""
+
+    def __init__(self, ecs, times: int, fail_run_task: bool = False) -> None:
+        self.ecs, self.left, self.fail_run_task = ecs, times, fail_run_task
+
+    def describe_tasks(self, **kwargs):
+        if self.left:
+            self.left -= 1
+            return {"tasks": [], "failures": [{"arn": kwargs["tasks"][0], "reason": "MISSING"}]}
+        return self.ecs.describe_tasks(**kwargs)
+
+    def run_task(self, **kwargs):
+        if self.fail_run_task:
+            from botocore.exceptions import ClientError
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "RunTask")
+        return self.ecs.run_task(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.ecs, name)
+
+
+def _with_ecs(target, wrapper):
+    real = target.client
+    ecs = wrapper(real("ecs"))
+    target.client = lambda service: ecs if service == "ecs" else real(service)
+    return target
+
+
+def test_a_task_ecs_answers_missing_twice_is_waited_for_and_its_real_outcome_counts(client, stack, target):
+    _with_ecs(target, lambda ecs: _Eventually(ecs, times=2))
+    with pytest.raises(ReleaseError, match="it exited with code 4"):
+        flow.migrate(target, an_image(stack), FAST, sleep=_ends_with(stack, 4))
+    assert _active_migration_revisions(client, stack) == [stack.outputs.migration_task_definition]
+
+
+def test_a_task_ecs_never_knows_fails_the_migration_naming_missing_and_leaves_no_one_off_revision(client, stack,
+                                                                                               target):
+    _with_ecs(target, lambda ecs: _Eventually(ecs, times=10**6))
+    target.missing_grace = 0
+    with pytest.raises(ReleaseError, match=r"ECS still does not know the migration task [\w-]+ \d+ s after RunTask "
+                                           r"started it \(MISSING\); the service was not changed"):
+        flow.migrate(target, an_image(stack), FAST, sleep=lambda _: None)
+    assert _active_migration_revisions(client, stack) == [stack.outputs.migration_task_definition]
+
+
+def test_a_run_task_that_aws_refuses_leaves_no_one_off_revision(client, stack, target):
+    from botocore.exceptions import ClientError
+
+    _with_ecs(target, lambda ecs: _Eventually(ecs, times=0, fail_run_task=True))
+    with pytest.raises(ClientError, match="Rate exceeded"):
+        flow.migrate(target, an_image(stack), FAST, sleep=lambda _: None)
+    assert _active_migration_revisions(client, stack) == [stack.outputs.migration_task_definition]
 
 
 def test_the_migration_log_is_streamed_into_the_output(client, stack, target, capsys):

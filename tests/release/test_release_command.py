@@ -129,3 +129,20 @@ def test_a_refusal_by_aws_is_still_reported_as_one(tmp_path, capsys):
     code = main(["migrate", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(_outputs_file(tmp_path)),
                  "--history", str(tmp_path / "h")], target_factory=denied)
     assert code == 1 and "error: migrate dev: AWS refused or could not be reached" in capsys.readouterr().err
+
+
+def test_an_image_that_cannot_be_built_is_one_clean_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """A fresh CI runner without the base image and without root: debootstrap refuses (issue: release-real)."""
+    import release.__main__ as command
+    from image.build import ImageError
+
+    class Unbuildable:
+        def push(self, tag):
+            raise ImageError("debootstrap needs root to build the base image: run `sudo tools/setup.sh containers`")
+
+    monkeypatch.setattr(command, "commit_tag", lambda repo, allow_dirty=False: "0123456789ab")
+    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
+                target_factory=lambda env, outputs: Unbuildable())
+    err = capsys.readouterr().err
+    assert code == 1 and "error: push dev: the image could not be built or pushed: debootstrap needs root" in err
+    assert "Traceback" not in err and "nothing was deployed" in err
