@@ -106,6 +106,8 @@ class AwsTarget:
     """Seconds a started task may be unknown to DescribeTasks (MISSING) before the migration is failed."""
     clock: Callable[[], float] = time.monotonic
     _logs: dict[str, dict] = field(default_factory=dict)
+    _rolling_to: str | None = None
+    """The task definition the last apply moved the service to: whose stopped tasks a failed rollout names."""
 
     @property
     def selector(self) -> str:
@@ -268,6 +270,7 @@ class AwsTarget:
             raise ReleaseError(f"the apply finished but the service's task definition {arn} runs {sorted(images)}, "
                                f"not {image.pinned}: was IMAGE_TAG read? (python main.py prints the synthesized "
                                "stacks; check service.image_tag)", changed=True)
+        self._rolling_to = arn
         return arn
 
     def service_status(self) -> ServiceStatus:
@@ -278,10 +281,27 @@ class AwsTarget:
             desired=d.get("desiredCount", 0), running=d.get("runningCount", 0), failed_tasks=d.get("failedTasks", 0))
             for d in service.get("deployments", []))
         ecs = self.client("ecs")
+        # ListTasks' order is unspecified and it keeps tasks stopped up to an hour before: ask for a page and
+        # keep this deployment's (DescribeTasks takes 100 at most).
         arns = ecs.list_tasks(cluster=self.outputs.cluster, serviceName=self.outputs.service,
-                              desiredStatus="STOPPED")["taskArns"][:STOPPED_TASKS_SHOWN]
+                              desiredStatus="STOPPED")["taskArns"][:100]
         stopped = ecs.describe_tasks(cluster=self.outputs.cluster, tasks=arns)["tasks"] if arns else []
-        return ServiceStatus(deployments=deployments, stopped_tasks=tuple(_outcome(t, None) for t in stopped))
+        ids = {d.get("id") for d in service.get("deployments", []) if d.get("taskDefinition") == self._rolling_to}
+        mine = this_deployments_stopped(stopped, self._rolling_to, ids)
+        return ServiceStatus(deployments=deployments, stopped_tasks=tuple(_outcome(t, None) for t in mine))
+
+
+def this_deployments_stopped(tasks: list[dict], task_definition: str | None, deployment_ids: set) -> list[dict]:
+    """The stopped tasks of the rollout to `task_definition` (its revision, or started by its deployment: ECS
+    sets a service task's startedBy to the deployment's id), newest first, STOPPED_TASKS_SHOWN at most. Without a
+    rollout (None), every task given."""
+    def when(task: dict) -> float:
+        moment = task.get("stoppedAt") or task.get("createdAt")
+        return moment.timestamp() if isinstance(moment, datetime.datetime) else 0.0
+
+    ours = [t for t in tasks if task_definition is None or t.get("taskDefinitionArn") == task_definition
+            or t.get("startedBy") in deployment_ids]
+    return sorted(ours, key=when, reverse=True)[:STOPPED_TASKS_SHOWN]
 
 
 def _outcome(task: dict, container_name: str | None) -> TaskOutcome:

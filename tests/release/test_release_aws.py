@@ -240,6 +240,35 @@ def test_a_deployment_the_circuit_breaker_rolled_back_fails_loudly(client, stack
         flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_rolled_back(client, stack))
 
 
+def test_a_failed_rollout_names_only_its_own_stopped_tasks_not_an_earlier_ones(client, stack, target, tmp_path):
+    """A task of the previous revision stopped before this deployment (ListTasks keeps them an hour) is not
+    named among the reasons."""
+    earlier = client("ecs").run_task(cluster=stack.outputs.cluster, taskDefinition=stack.old_task_definition,
+                                     launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                                         "subnets": list(stack.outputs.subnets),
+                                         "securityGroups": [stack.outputs.security_group]}})["tasks"][0]
+    model = ecs_model().tasks[stack.outputs.cluster][earlier["taskArn"]]
+    model.group = f"service:{stack.outputs.service}"
+    finish_task(stack.outputs.cluster, earlier["taskArn"].rsplit("/", 1)[1], 137, reason="OutOfMemoryError an hour ago")
+    with pytest.raises(ReleaseError) as failed:
+        flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_rolled_back(client, stack))
+    assert "Task failed container health checks" in str(failed.value)
+    assert "OutOfMemoryError an hour ago" not in str(failed.value)
+
+
+def test_stopped_tasks_are_those_of_the_rollout_newest_first():
+    import datetime
+
+    from release.aws import STOPPED_TASKS_SHOWN, this_deployments_stopped
+
+    at = lambda minute: datetime.datetime(2026, 12, 7, 3, minute, tzinfo=datetime.timezone.utc)  # noqa: E731
+    tasks = [{"taskArn": f"t{i}", "taskDefinitionArn": "app:8", "stoppedAt": at(i)} for i in range(8)]
+    tasks += [{"taskArn": "old", "taskDefinitionArn": "app:7", "stoppedAt": at(59)},
+              {"taskArn": "by-deployment", "taskDefinitionArn": "app:7", "startedBy": "ecs-svc/42", "stoppedAt": at(30)}]
+    found = [t["taskArn"] for t in this_deployments_stopped(tasks, "app:8", {"ecs-svc/42"})]
+    assert found == ["by-deployment", "t7", "t6", "t5", "t4"][:STOPPED_TASKS_SHOWN]
+
+
 def test_a_rolled_back_deployment_is_not_recorded_as_deployed(client, stack, target, tmp_path):
     history = History(tmp_path, "dev")
     with pytest.raises(ReleaseError):
