@@ -79,16 +79,15 @@ def _request(environ: dict, body: bytes) -> dict[str, Any]:
     content_type = environ.get("CONTENT_TYPE", "")
     # S3 takes its parameters from the path, query and headers: its bodies (objects, the state) are never kept.
     kept = service != "s3" and (content_type.startswith(KEPT_BODY_TYPES) or b"Action=" in body[:2048])
-    headers = {name[5:].lower().replace("_", "-"): value for name, value in environ.items()
-               if name.startswith("HTTP_X_AMZ_")}
+    sse = {name[5:].lower().replace("_", "-"): value for name, value in environ.items()
+           if name.startswith("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION")}
     return {
         "key": key, "region": region, "service": service,
-        "method": environ.get("REQUEST_METHOD", ""), "host": environ.get("HTTP_HOST", ""),
+        "method": environ.get("REQUEST_METHOD", ""),
         "path": environ.get("PATH_INFO", ""), "query": environ.get("QUERY_STRING", ""),
         "target": environ.get("HTTP_X_AMZ_TARGET", ""), "content_type": content_type,
         "body": body[:MAX_BODY].decode("utf-8", "replace") if kept else "",
-        "sse": {k: v for k, v in headers.items() if k.startswith(SSE_HEADER)},
-        "copy_source": headers.get("x-amz-copy-source", ""),
+        "sse": sse,
     }
 
 

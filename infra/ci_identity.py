@@ -252,8 +252,9 @@ class CiIdentity(Construct):
             "ecs": [arn for n in names for arn in (
                 f"arn:aws:ecs:*:{account}:cluster/{n}", f"arn:aws:ecs:*:{account}:service/{n}/*",
                 f"arn:aws:ecs:*:{account}:task-definition/{n}:*")],
-            "logs": [f"arn:aws:logs:*:{account}:log-group:{start}{n}{end}"
-                     for start in LOG_GROUP_PREFIXES for n in names for end in ("", "/*")],
+            # An exact name also has the groups under it (`/ecs/notes-dev/app`); `notes-dev-*` covers its own.
+            "logs": [f"arn:aws:logs:*:{account}:log-group:{start}{name}" for start in LOG_GROUP_PREFIXES for n in names
+                     for name in ([n] if n.endswith("*") else [n, f"{n}/*"])],
             # db:* for DescribeDBInstances: see REFRESH_READS (the provider's filter read).
             "rds": [f"arn:aws:rds:*:{account}:{kind}:{n}" for kind in ("db", "pg", "subgrp") for n in names],
             "wafv2": [arn for n in names for arn in (

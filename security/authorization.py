@@ -33,7 +33,7 @@ from security.iam import Decision, evaluate
 ACCOUNT = "123456789012"  # moto's default account, the one every emulator request acts in
 PARTITION = "aws"
 # Signing names whose IAM service prefix differs (botocore's signingName vs the reference's prefix).
-IAM_PREFIX = {"monitoring": "cloudwatch", "elasticloadbalancing": "elasticloadbalancing"}
+IAM_PREFIX = {"monitoring": "cloudwatch"}
 
 # (signing service, operation) -> IAM action, or None when AWS checks no permission for it.
 ACTIONS: dict[tuple[str, str], str | None] = {
@@ -63,11 +63,7 @@ ACTIONS: dict[tuple[str, str], str | None] = {
     ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
     ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("s3", "DeletePublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
-    ("s3", "GetBucketOwnershipControls"): "s3:GetBucketOwnershipControls",
-    ("s3", "DeleteBucketPolicy"): "s3:DeleteBucketPolicy",
     ("s3", "DeleteObjects"): "s3:DeleteObject",
-    ("s3", "GetBucketTagging"): "s3:GetBucketTagging",
-    ("s3", "PutBucketTagging"): "s3:PutBucketTagging",
     ("s3", "DeleteBucketTagging"): "s3:PutBucketTagging",
 }
 
@@ -138,12 +134,13 @@ VARIABLES: dict[str, tuple[tuple[str, ...], Callable[[str], str]]] = {
     "ResourceId": (("ResourceId",), lambda v: v),
     "LoadBalancerName": (("Names",), lambda v: v),
     "TargetGroupName": (("Names",), lambda v: v),
+    "Name": (("Name",), lambda v: v),
+    "Id": (("Id",), lambda v: v),
+    "Scope": (("Scope",), lambda v: "regional" if v == "REGIONAL" else "global"),
 }
 # Parameters that hold a name for a service whose templates use the same variable for another meaning.
 VARIABLE_SERVICES = {"LoadBalancerName": "elasticloadbalancing", "TargetGroupName": "elasticloadbalancing",
                      "ResourceId": "application-autoscaling", "Name": "wafv2", "Id": "wafv2", "Scope": "wafv2"}
-VARIABLES.update({"Name": (("Name",), lambda v: v), "Id": (("Id",), lambda v: v),
-                  "Scope": (("Scope",), lambda v: "regional" if v == "REGIONAL" else "global")})
 
 
 @dataclass(frozen=True)
@@ -243,8 +240,6 @@ def _s3_operation(method: str, path: str, query: str) -> tuple[str, dict[str, st
     if not candidates:
         raise UnmappedCall(f"S3 {method} {path}?{query}: no operation of botocore's S3 model matches it")
     name = max(candidates)[1]
-    if name == "PutObject" and present.get("x-id") == "CopyObject":
-        name = "CopyObject"
     return name, {"Bucket": bucket, **({"Key": key} if key else {})}
 
 

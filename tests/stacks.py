@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,6 +151,28 @@ def app_stack(request, outdir) -> Stack:
 def env_stack(request, outdir) -> Stack:
     """Each configured environment's stack in turn, with `.config` to compare against."""
     return _stack(outdir, request.param)
+
+
+def resolve_references(text: str, *, account: str, state_bucket: str, state_key: str, provider: str = "") -> str:
+    """A bootstrap policy's text with the references Terraform resolves at apply: the account, the state bucket's
+    ARN, its KMS key's ARN and (if given) the OIDC provider's ARN."""
+    text = re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", account, text)
+    text = re.sub(r"\$\{aws_s3_bucket\.[^}]+\.arn\}", f"arn:aws:s3:::{state_bucket}", text)
+    text = re.sub(r"\$\{aws_kms_key\.[^}]+\.arn\}", state_key, text)
+    if provider:
+        text = re.sub(r"\$\{(data\.)?aws_iam_openid_connect_provider\.[^}]+\.arn\}", provider, text)
+    return text
+
+
+def without_action(policy: dict, action: str) -> dict:
+    """An IAM policy with one action taken out of every statement (a statement left with none goes)."""
+    statements = []
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        kept = [a for a in actions if a != action]
+        if kept:
+            statements.append({**statement, "Action": kept})
+    return {**policy, "Statement": statements}
 
 
 def run_main(cwd: Path, **env: str) -> subprocess.CompletedProcess:

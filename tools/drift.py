@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 from tools import mirror as provider_mirror
+from tools.terraform import first_error
 
 LABEL = "drift"
 DEFAULT_API = "https://api.github.com"
@@ -220,9 +221,7 @@ class GitHub:
 
 def _errors(output: str, lines: int = 30) -> str:
     """Terraform's output from its first `Error:` on, or its last lines when there is none."""
-    text = output.rstrip().splitlines()
-    first = next((i for i, line in enumerate(text) if re.match(r"^(│ )?Error: ", line)), None)
-    return "\n".join(text[first:first + lines] if first is not None else text[-lines:])
+    return first_error(output, lines, tail=lines)
 
 
 def _advice(output: str, stack_dir: Path) -> str:

@@ -71,9 +71,14 @@ class Step:
 
     def errors(self, lines: int = 30) -> str:
         """The output from Terraform's first `Error:` on (at most `lines`), or its tail when there is none."""
-        text = self.output.rstrip().splitlines()
-        first = next((i for i, line in enumerate(text) if re.match(r"^(│ )?Error: ", line)), None)
-        return "\n".join(text[first:first + lines]) if first is not None else self.tail()
+        return first_error(self.output, lines)
+
+
+def first_error(output: str, lines: int = 30, tail: int = 25) -> str:
+    """Terraform's output from its first `Error:` on (at most `lines`), or its last `tail` lines when there is none."""
+    text = output.rstrip().splitlines()
+    first = next((i for i, line in enumerate(text) if re.match(r"^(│ )?Error: ", line)), None)
+    return "\n".join(text[first:first + lines] if first is not None else text[-tail:])
 
 
 @dataclass

@@ -15,6 +15,7 @@ from infra.ci_identity import deploy_role_name
 from infra.environments import BOOTSTRAP, ENVIRONMENTS
 from security.authorization import call_of, judge
 from tests.deploy.conftest import OBSERVER_KEY, PLAN_LABEL, STACK, client, deploy_label
+from tests.stacks import without_action
 
 pytestmark = pytest.mark.integration
 
@@ -90,21 +91,11 @@ def test_every_call_of_the_plan_and_release_steps_is_allowed_to_the_role_that_ma
                                            (deploy_label(STACK), "iam:PassRole")])
 def test_the_check_fails_naming_the_call_when_a_permission_it_uses_is_removed(calls, policies, resolve_key,
                                                                               label, action):
-    without = {role: [_without(p, action) if role == label else p for p in documents]
+    without = {role: [without_action(p, action) if role == label else p for p in documents]
                for role, documents in policies.items()}
     denials, _, _ = judge(calls, without, lambda call: call.principal, TAGS, resolve_key)
     assert any(d.check.action == action and d.role == label for d in denials), _report(denials, [])
     assert all(d.check.action == action for d in denials), _report(denials, [])
-
-
-def _without(policy: dict, action: str) -> dict:
-    statements = []
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        kept = [a for a in actions if a != action]
-        if kept:
-            statements.append({**statement, "Action": kept})
-    return {**policy, "Statement": statements}
 
 
 def test_the_state_object_is_encrypted_with_the_state_buckets_kms_key(cycle, emulator_endpoint, resolve_key):

@@ -15,6 +15,7 @@ from infra.ci_identity import GITHUB_ISSUER, PROJECT_TAG, REFRESH_READS
 from infra.config import BootstrapConfig, CiConfig, ConfigError
 from infra.policy import STAR_ONLY_ACTIONS, STAR_WITH_CONDITION_ACTIONS
 from security.iam import evaluate, trusts
+from tests.stacks import resolve_references
 
 REPO = "example-org/notes-service"
 CI = CiConfig(github_repository=REPO, branch="main", environments=("dev", "prod"), project="notes")
@@ -57,11 +58,7 @@ def bootstrap(tmp_path_factory) -> dict:
 
 
 def _resolve(text: str) -> str:
-    """A policy with the references Terraform resolves at apply: the account, the state bucket, its key, the provider."""
-    text = re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", ACCOUNT, text)
-    text = re.sub(r"\$\{aws_s3_bucket\.[^}]+\.arn\}", f"arn:aws:s3:::{BUCKET}", text)
-    text = re.sub(r"\$\{aws_kms_key\.[^}]+\.arn\}", STATE_KEY, text)
-    return re.sub(r"\$\{(data\.)?aws_iam_openid_connect_provider\.[^}]+\.arn\}", PROVIDER, text)
+    return resolve_references(text, account=ACCOUNT, state_bucket=BUCKET, state_key=STATE_KEY, provider=PROVIDER)
 
 
 def _role_resource(stack: dict, kind: str, role: str) -> dict:

@@ -12,7 +12,6 @@ setting the task's or the service's state on the emulator's model (`ecs_model`, 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from emulator.record import read
 from infra.config import resource_prefix
 from infra.environments import BOOTSTRAP
 from security.authorization import call_of, judge
+from tests.stacks import resolve_references
 from release.aws import AwsTarget
 from local import EMULATOR_BOTO
 from release.model import Image
@@ -89,9 +89,8 @@ def deploy_policy_text(outdir) -> str:
     stack = json.loads((outdir / "stacks" / "bootstrap" / "cdk.tf.json").read_text())
     (policy,) = [r["policy"] for name, r in stack["resource"]["aws_iam_role_policy"].items()
                  if name.startswith(f"ci_deploy-policy-{MODEL_ENVIRONMENT}_")]
-    policy = re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", ACCOUNT, policy)
-    policy = re.sub(r"\$\{aws_s3_bucket\.[^}]+\.arn\}", f"arn:aws:s3:::{BOOTSTRAP.state_bucket}", policy)
-    return re.sub(r"\$\{aws_kms_key\.[^}]+\.arn\}", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/state", policy)
+    return resolve_references(policy, account=ACCOUNT, state_bucket=BOOTSTRAP.state_bucket,
+                              state_key=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/state")
 
 
 def last_request(emulator_requests) -> int:

@@ -3,6 +3,7 @@ the push's authentication, and the refusals that change nothing."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from release import flow
 from release.history import History
 from release.model import BadInput, ReleaseError
+from tests.stacks import without_action
 from tests.release.conftest import (LOG_PREFIX, an_image, ecs_model, finish_task, last_request, manifest,
                                    release_denials, set_deployments)
 
@@ -191,14 +193,6 @@ def test_a_migration_that_exits_0_lets_the_release_deploy_the_image(client, stac
     assert stack.applied == [image]
 
 
-def _without(policy_text: str, action: str) -> str:
-    import json
-
-    policy = json.loads(policy_text)
-    statements = [{**s, "Action": [a for a in s["Action"] if a != action]} for s in policy["Statement"]]
-    return json.dumps({**policy, "Statement": [s for s in statements if s["Action"]]})
-
-
 @pytest.mark.parametrize("action", ["ecs:RunTask", "ecs:ListTasks", "logs:GetLogEvents", "ecs:DescribeServices",
                                     "iam:PassRole"])
 def test_a_release_call_whose_permission_is_removed_from_the_deploy_role_is_named(
@@ -206,7 +200,7 @@ def test_a_release_call_whose_permission_is_removed_from_the_deploy_role_is_name
     """The recorded-calls check the autouse fixture runs after every test fails when a permission is missing."""
     before = last_request(emulator_requests)
     test_a_migration_that_exits_0_lets_the_release_deploy_the_image(client, stack, target, tmp_path)
-    denials, unmapped, calls = release_denials(emulator_requests, before, stack, _without(deploy_policy_text, action))
+    denials, unmapped, calls = release_denials(emulator_requests, before, stack, json.dumps(without_action(json.loads(deploy_policy_text), action)))
     allowed, _, _ = release_denials(emulator_requests, before, stack, deploy_policy_text)
     assert (allowed, unmapped) == ([], []) and len(calls) > 5
     assert {d.check.action for d in denials} == {action}
