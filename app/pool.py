@@ -17,6 +17,8 @@ What this module adds:
   transaction (no BEGIN/COMMIT around a single-row read).
 - A connection lost during a statement: idempotent statements are retried once on another
   connection (see `run`).
+- `rolled_back()`: one connection in a transaction that is always rolled back, which the note
+  queries take in place of the pool (POST /ready/probe runs the endpoints' own queries in it).
 - Credentials refused at connect time are re-read from the secret (DB_SECRET_ARN), once for all the
   connection attempts that saw the refusal, and the connect is retried once with them.
 - While the database is down the pool retries in the background with a short backoff, and a request
@@ -128,6 +130,18 @@ def connection_class(credentials: Credentials, pool: "Pool") -> type[psycopg.Asy
     return Connection
 
 
+class Transaction:
+    """One connection inside one transaction (see Pool.rolled_back). It has the pool's `run`, so the note
+    queries take it in the pool's place and run, unchanged, inside the transaction."""
+
+    def __init__(self, connection: psycopg.AsyncConnection):
+        self.connection = connection
+
+    async def run(self, work: Callable[[psycopg.AsyncConnection], Awaitable[T]], idempotent: bool) -> T:
+        # Never retried: another connection would be outside the transaction.
+        return await work(self.connection)
+
+
 class Pool:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -158,6 +172,13 @@ class Pool:
         finally:
             connection.idle_since = time.monotonic()
             await self._pool.putconn(connection)
+
+    @asynccontextmanager
+    async def rolled_back(self) -> AsyncIterator[Transaction]:
+        """One pooled connection in a transaction that is rolled back at the end whatever happened in it:
+        nothing done through the Transaction is committed, nor ever seen by another session."""
+        async with self.connection() as connection, connection.transaction(force_rollback=True):
+            yield Transaction(connection)
 
     async def run(self, work: Callable[[psycopg.AsyncConnection], Awaitable[T]], idempotent: bool) -> T:
         """`work(connection)` on a pooled connection; if the connection is lost meanwhile, once more
@@ -203,4 +224,4 @@ class Pool:
             return True
 
 
-__all__ = ["DatabaseUnavailable", "Pool", "PoolTimeout"]
+__all__ = ["DatabaseUnavailable", "Pool", "PoolTimeout", "Transaction"]

@@ -68,3 +68,17 @@ class Ready(BaseModel):
 class NotReady(BaseModel):
     status: Literal["unavailable"]
     reason: Literal["database unavailable"]
+
+
+ProbeStep = Literal["create", "read", "list", "update"]
+
+
+class Probe(BaseModel):
+    status: Literal["ok"]
+    checked: list[ProbeStep] = Field(description="The steps run, in order, on a marker note that was rolled back.")
+
+
+class ProbeFailing(BaseModel):
+    status: Literal["failing"]
+    step: ProbeStep = Field(description="The first step that failed.")
+    reason: str = Field(description="The exception's class and the first line of its message.")

@@ -130,7 +130,7 @@ def test_an_id_that_cannot_be_a_note_is_rejected_with_422(api, note_id):
 def test_the_openapi_schema_describes_every_endpoint(api):
     paths = api.get("/openapi.json").json()["paths"]
 
-    assert set(paths) == {"/health", "/ready", "/notes", "/notes/{note_id}"}
+    assert set(paths) == {"/health", "/ready", "/ready/probe", "/notes", "/notes/{note_id}"}
     assert set(paths["/notes/{note_id}"]) == {"get", "patch", "delete"}
 
 

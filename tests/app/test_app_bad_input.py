@@ -147,6 +147,7 @@ def test_a_method_not_allowed_answer_lists_every_method_the_path_takes(api, path
         ("patch", "/notes/{note_id}", {"200", "400", "404", "413", "422", "503"}),
         ("delete", "/notes/{note_id}", {"204", "404", "422", "503"}),
         ("get", "/ready", {"200", "503"}),
+        ("post", "/ready/probe", {"200", "500", "503"}),
     ],
 )
 def test_the_schema_documents_every_status_an_operation_answers(api, method, path, statuses):

@@ -55,3 +55,11 @@ def test_a_form_posted_while_the_database_is_down_is_503_as_html(api):
 
     assert response.status_code == 503
     assert "database is unavailable" in response.text
+
+
+def test_the_probe_is_503_like_ready_and_logs_why(api, server):
+    response = api.post("/ready/probe")
+
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable", "reason": "database unavailable"})
+    entry = server.wait_for_event(lambda e: e["event"] == "db.unavailable" and e["path"] == "/ready/probe")
+    assert "Connection refused" in entry["reason"]
