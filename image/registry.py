@@ -164,6 +164,20 @@ def manifest_digest(address: str, repository: str, tag: str) -> str | None:
                             "restart it with `python -m image.registry stop` then `start`") from None
 
 
+def registry_request(address: str, path: str) -> str | None:
+    """GET `path` of the registry API at `address`: the body, or None when it answers 404."""
+    try:
+        with _direct().open(f"http://{address}{path}", timeout=10) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise RegistryError(f"the registry at {address} answered {error.code} for {path}") from None
+    except OSError as error:
+        raise RegistryError(f"the registry at {address} does not answer ({error}): "
+                            "restart it with `python -m image.registry stop` then `start`") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m image.registry", description="The local image registry.")
     parser.add_argument("command", choices=["start", "stop", "status"])

@@ -37,7 +37,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
-from infra.config import CiConfig, resource_prefix, state_key
+from infra.config import VERIFIED_TAG, CiConfig, resource_prefix, state_key
 from infra.policy import STAR_ONLY_ACTIONS
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
@@ -312,9 +312,17 @@ class CiIdentity(Construct):
             {"Sid": "TagTaskDefinitionsWhenRegistered", "Effect": "Allow", "Action": ["ecs:TagResource"],
              "Resource": [f"{ecs}:task-definition/{n}:*" for n in names],
              "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}},
+            # The release's mark on an app revision it verified (what `rollback` returns to), and no other tag.
+            {"Sid": "MarkVerifiedReleases", "Effect": "Allow", "Action": ["ecs:TagResource"],
+             "Resource": f"{ecs}:task-definition/{prefix}-app:*",
+             "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [VERIFIED_TAG]},
+                           "Null": {"aws:TagKeys": "false"}}},
             # AWS authorizes deregistering only on "*": Terraform's replacement and the one-off migration revision.
             {"Sid": "DeregisterTaskDefinitions", "Effect": "Allow", "Action": ["ecs:DeregisterTaskDefinition"],
              "Resource": "*"},
+            # What ran before (`status`, `rollback` from any machine): the family's revisions. AWS authorizes
+            # ListTaskDefinitions only on "*" (Service Authorization Reference: no resource type).
+            {"Sid": "ReadReleaseHistory", "Effect": "Allow", "Action": ["ecs:ListTaskDefinitions"], "Resource": "*"},
             # RunTask is authorized on the task definition; the cluster it runs in is the ecs:cluster key.
             {"Sid": "RunMigrationTaskOnThisCluster", "Effect": "Allow", "Action": ["ecs:RunTask"],
              "Resource": f"{ecs}:task-definition/{prefix}-migrate:*",

@@ -56,11 +56,16 @@ APP_KEEP_ALIVE_SECONDS = 65
 # (`<project>-<name>-alb`, `-app`, at most 32) and IAM roles (64) fit when this does.
 PREFIX_MAX = 37 - len("-access-logs-")
 
+# The tag the release puts on a task definition revision once the service was steady on it and the app answered
+# where users arrive (release/): what `rollback` goes back to. Terraform ignores it (the provider's ignore_tags).
+VERIFIED_TAG = "release:verified"
 _NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
 _PROJECT = re.compile(r"[a-z][a-z0-9-]{0,18}[a-z0-9]")
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 _CERT_ARN = re.compile(r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+")
+# A host name as DNS and certificates write it: dot-separated labels of a-z, 0-9 and inner '-', at least two.
+_DOMAIN = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _PATH = re.compile(r"/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}")
 _PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 # Tags that every tool treats as moving. The repository's tags are immutable: such a tag can be pushed
@@ -340,6 +345,11 @@ class LoadBalancerConfig:
     certificate_arn: str | None = None
     """ACM certificate ARN in the environment's region: HTTPS on 443 (TLS 1.2+) and HTTP on 80 redirects to
     it. Required by an environment unless `http_only` is set."""
+    domain_name: str | None = None
+    """The name users reach the app by, which the certificate names (e.g. `notes.example.com`; lower case, no
+    trailing dot, no wildcard). Required with `certificate_arn`: the load balancer's own DNS name is never on
+    the certificate, so the release verifies through the load balancer with TLS to this name. Point its DNS
+    record at the load balancer (the stack's `load_balancer_url` output)."""
     http_only: bool = False
     """Serve plain HTTP on 80 with no certificate: traffic to the load balancer is unencrypted. For an
     environment without a domain (dev); never set together with `certificate_arn`."""
@@ -366,9 +376,15 @@ class LoadBalancerConfig:
         if self.certificate_arn is not None and not _CERT_ARN.fullmatch(self.certificate_arn):
             _fail("load_balancer.certificate_arn", f"{self.certificate_arn!r} is not an ACM certificate ARN "
                   "(arn:aws:acm:<region>:<account>:certificate/<id>)")
+        if self.domain_name is not None and not _DOMAIN.fullmatch(self.domain_name):
+            _fail("load_balancer.domain_name", f"{self.domain_name!r} is not a host name: dot-separated labels of "
+                  "a-z, 0-9 and inner '-', at least two, lower case, no trailing dot or wildcard (notes.example.com)")
         if self.http_only and self.certificate_arn is not None:
             _fail("load_balancer.http_only", "True contradicts certificate_arn: with a certificate the load balancer "
                   "serves HTTPS and redirects HTTP; remove one of the two")
+        if self.certificate_arn is not None and self.domain_name is None:
+            _fail("load_balancer.domain_name", "is required with certificate_arn: the name the certificate is for, "
+                  "which users reach the app by and the release verifies through (e.g. notes.example.com)")
         low, high = WAF_RATE_LIMIT
         _check_range("load_balancer.rate_limit_per_ip", self.rate_limit_per_ip, low, high, f"AWS WAF accepts {low} to {high}")
         _check_retention("load_balancer.request_log_retention_days", self.request_log_retention_days)

@@ -16,6 +16,8 @@ REGION = "us-east-1"
 STATE_BUCKET = "notes-service-tfstate-example"
 # The ACM certificate of prod's domain (in REGION): replace it with yours before the first deploy.
 PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
+# The name that certificate is for, which prod's users reach the app by: replace it with yours too.
+PROD_DOMAIN = "notes.example.com"
 
 # The GitHub repository whose workflows (.github/workflows/) may deploy: replace it with yours.
 GITHUB_REPOSITORY = "example-org/notes-service"
@@ -36,7 +38,7 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         region=REGION,
         network=NetworkConfig(vpc_cidr="10.20.0.0/16", az_count=3, nat="per_az"),
         database=DatabaseConfig(instance_class="db.t4g.medium", backup_retention_days=14),
-        load_balancer=LoadBalancerConfig(certificate_arn=PROD_CERTIFICATE_ARN),
+        load_balancer=LoadBalancerConfig(certificate_arn=PROD_CERTIFICATE_ARN, domain_name=PROD_DOMAIN),
     ),
 }
 

@@ -45,6 +45,8 @@ STAR_ONLY_ACTIONS = frozenset({
     # ECR's login token is for the registry, not a repository; ECS task definitions are read and deregistered
     # by revision ARN, which these two actions do not accept (RegisterTaskDefinition does: not here).
     "ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition",
+    # Listing a family's revisions (the release's history: `status`, `rollback`) names no resource either.
+    "ecs:ListTaskDefinitions",
     # Terraform's refresh of the app stacks (infra/ci_identity.py REFRESH_READS): EC2's Describe calls,
     # ELBv2's, Application Auto Scaling's, CloudWatch Logs' and KMS's listings are all account-wide reads.
     "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeAvailabilityZones",

@@ -10,7 +10,8 @@ import json
 
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from cdktf_cdktf_provider_aws.provider import (AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints,
+                                               AwsProviderIgnoreTags)
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule,
@@ -22,7 +23,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from infra.access_logs import AccessLogBucket
 from infra.buckets import deny_insecure_transport, protect_bucket
 from infra.ci_identity import CiIdentity
-from infra.config import BOOTSTRAP_STACK, BOOTSTRAP_STATE, BootstrapConfig, EnvironmentConfig
+from infra.config import BOOTSTRAP_STACK, BOOTSTRAP_STATE, VERIFIED_TAG, BootstrapConfig, EnvironmentConfig
 from infra.database import Database
 from infra.encryption import EncryptionKey
 from infra.firewall import WebFirewall
@@ -47,10 +48,13 @@ MOVED_RULES = {
 
 
 def aws_provider(scope: Construct, region: str, tags: dict[str, str], endpoint: str | None) -> AwsProvider:
+    # The release's mark on a revision it verified is the release's, not the configuration's: no drift, no plan.
+    common = dict(region=region, default_tags=[AwsProviderDefaultTags(tags=tags)],
+                  ignore_tags=[AwsProviderIgnoreTags(keys=[VERIFIED_TAG])])
     if endpoint is None:
-        return AwsProvider(scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)])
+        return AwsProvider(scope, "aws", **common)
     return AwsProvider(
-        scope, "aws", region=region, default_tags=[AwsProviderDefaultTags(tags=tags)],
+        scope, "aws", **common,
         access_key=EMULATOR_KEY, secret_key=EMULATOR_KEY,  # the emulator accepts any credentials
         skip_credentials_validation=True, skip_metadata_api_check="true", skip_region_validation=True,
         s3_use_path_style=True,
@@ -129,7 +133,10 @@ class AppStack(TerraformStack):
                              load_balancer=load_balancer, key=key)
 
         outputs = {
-            "app_url": (load_balancer.url, "Where users reach the app"),
+            "app_url": (f"https://{lb_config.domain_name}" if lb_config.domain_name else load_balancer.url,
+                        "Where users reach the app"),
+            "load_balancer_url": (load_balancer.url, "The load balancer's own DNS name: point load_balancer.domain_name "
+                                  "at it; the release verifies through it"),
             "ecr_repository_url": (registry.url, "Push the app image here"),
             "cluster_name": (service.cluster.name, "ECS cluster"),
             "service_name": (service.service.name, "ECS service"),

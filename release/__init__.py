@@ -1,10 +1,16 @@
 """Release the app: push the image, run the migration as a gate, deploy, verify honestly, roll back.
 
-    python -m release push     --env dev              # image tagged with the git commit, digest recorded
-    python -m release migrate  --env dev              # the migration task once; fails the release on failure
-    python -m release deploy   --env dev              # the recorded image; waits for steady state on it
-    python -m release release  --env dev              # push, migrate, deploy: the whole release
-    python -m release rollback --env dev              # redeploy the previously released image
+    python -m release build --output image.tar        # the image once, as an archive (the step that may need root)
+    python -m release promote --env dev --image image.tar  # push it by digest, migrate, deploy, verify
+    python -m release promote --env prod --image image.tar # the same digest to the next environment
+    python -m release release  --env dev              # build (unless this commit is pushed) and promote, in one
+    python -m release rollback --env dev [--to TAG]   # the image the service ran before, read from ECS
+    python -m release status   --env dev              # what runs and ran: the service's revisions and digests
+    python -m release push|migrate|deploy --env dev   # one step at a time (this commit's image, or --tag/--image)
+
+Every step can be run again after a failure: an image already in the repository under its tag is reused (a
+different one is refused), a migration already applied is a no-op, a service steady on the image passes. After
+the rollout the release calls the app where users arrive (release/verify.py): steady is not enough.
 
 The gate, the verification and the rollback (release/flow.py) drive a `Target` (release/target.py):
 AWS's ECS and ECR APIs (release/aws.py), or with `--local` the system `make demo` runs on this machine

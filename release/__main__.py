@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -13,15 +14,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from local import EMULATOR_BOTO, WORKDIR
 from local.progress import say
 from release import flow, outputs as stack_outputs
-from release.history import History
 from release.model import BadInput, Image, ReleaseError
-from image.build import ImageError
+from image import archive as archives
+from image.build import ImageError, ImageSettings, build
 from image.tag import ROOT, TagError, commit_tag
 
 # AWS's error codes for a session that ended (STS credentials past their expiry; a request signed too long ago).
 EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
-COMMANDS = ("push", "migrate", "deploy", "release", "rollback")
+COMMANDS = ("build", "push", "migrate", "deploy", "promote", "release", "rollback", "status")
+DEFAULT_ARCHIVE = ROOT / ".release" / "image.tar"
 
 
 def known_environments() -> dict:
@@ -42,16 +44,22 @@ def _is_loopback(url: str | None) -> bool:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m release", description="Push, migrate, deploy, verify, roll back.")
+    p = argparse.ArgumentParser(prog="python -m release", description="Build once; push, migrate, deploy, verify, "
+                                "roll back each environment.")
     p.add_argument("command", choices=COMMANDS)
-    p.add_argument("--env", required=True, help="the environment (a key of ENVIRONMENTS in infra/environments.py)")
+    p.add_argument("--env", help="the environment (a key of ENVIRONMENTS in infra/environments.py); every command "
+                   "but build")
+    p.add_argument("--image", type=Path, help="the image archive `build` wrote: push/promote copy exactly it, "
+                   "migrate/deploy use its digest (default for build's --output)")
+    p.add_argument("--output", type=Path, default=DEFAULT_ARCHIVE,
+                   help=f"build: where to write the image archive (default {DEFAULT_ARCHIVE.relative_to(ROOT)})")
     p.add_argument("--outputs", type=Path, help="the stack's outputs as JSON (`terraform output -json`); "
                    "default: ask Terraform in cdktf.out/stacks/ENV")
-    p.add_argument("--allow-dirty", action="store_true", help="push from a tree with uncommitted changes (dev only)")
-    p.add_argument("--tag", help="deploy: an image tag pushed earlier (default: the last one pushed)")
+    p.add_argument("--allow-dirty", action="store_true", help="build from a tree with uncommitted changes (dev only)")
+    p.add_argument("--tag", help="migrate/deploy: an image tag in the repository (default: this checkout's commit)")
+    p.add_argument("--to", help="rollback: the tag or sha256 digest to go back to (default: the image the service "
+                   "ran before the current one, read from ECS)")
     p.add_argument("--registry", help="push to this host:port instead of ECR (the local registry, with the emulator)")
-    p.add_argument("--history", type=Path, default=ROOT / ".release",
-                   help="where pushes and deploys are recorded (with --local: <workdir>/releases)")
     p.add_argument("--poll", type=float, help=f"seconds between status checks (default {flow.Timing.poll:.0f}, "
                    "1 with --local)")
     p.add_argument("--local", action="store_true",
@@ -61,54 +69,70 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _tagged(tag: str, history: History, target) -> Image:
-    """The image pushed under `tag`: from this machine's history, else from the repository itself."""
+def _tag(args: argparse.Namespace) -> str:
     try:
-        return history.pushed(tag)
-    except BadInput:
-        found = target.find_image(tag)
-        if found is None:
-            raise BadInput(f"no image is tagged {tag} in {target.outputs.repository_url} (nor in {history.path}): "
-                           "give a tag that `python -m release push` pushed (a short commit)") from None
-        return found
+        return commit_tag(ROOT, allow_dirty=args.allow_dirty)
+    except TagError as error:
+        raise BadInput(str(error)) from None
+
+
+def _archive(path: Path) -> archives.Archive:
+    try:
+        return archives.read(path)
+    except ImageError as error:
+        raise BadInput(str(error)) from None
+
+
+def _build(args: argparse.Namespace, output: Path) -> archives.Archive:
+    """Build app/ under this checkout's commit tag and write the archive (the only step that may need root)."""
+    built = build(ImageSettings(tag=_tag(args)))
+    archive = archives.export(built, output)
+    say(f"==> built {archive.tag}: {archive.digest} in {archive.path}")
+    return archive
 
 
 def run(args: argparse.Namespace, target_factory=None) -> None:
+    if args.command == "build":
+        if args.env or args.local:
+            raise BadInput("build makes one image for every environment: leave --env and --local out")
+        _build(args, args.output)
+        say(f"==> next: python -m release promote --env ENV --image {args.output}")
+        return
     environments = known_environments()
     if args.env not in environments:
         raise BadInput(f"unknown environment {args.env!r}: use one of {', '.join(environments)} "
                        "(infra/environments.py)")
+    archive = _archive(args.image) if args.image else None
+    if args.command == "promote" and archive is None:
+        raise BadInput("promote copies a built image: give --image FILE (`python -m release build --output FILE`)")
     if args.local:
         target = _local_target(args, environments[args.env].region)
-        # Its own record: a local release must never become what `rollback` of the AWS environment returns to.
-        history = History(args.workdir / "releases", args.env)
-        return _steps(args, target, history, flow.Timing(poll=args.poll or 1.0))
+        return _steps(args, target, archive, flow.Timing(poll=args.poll or 1.0))
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    if _is_loopback(endpoint) and args.command in ("push", "release") and not args.registry:
+    if _is_loopback(endpoint) and args.command in ("push", "promote", "release") and not args.registry:
         raise BadInput("AWS_ENDPOINT_URL is a local emulator, which serves no registry: pass --registry "
                        "127.0.0.1:PORT (the local registry, `python -m image.registry start`)")
-    needed = stack_outputs_needed(args)
+    needed = stack_outputs.NEEDED_BY[args.command]
     outs = (stack_outputs.from_file(args.outputs, needed) if args.outputs
             else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed))
-    history = History(args.history, args.env)
     if target_factory is None:
-        from release.aws import AwsTarget, buildah_pusher
+        from release.aws import AwsTarget, skopeo_pusher
 
         stack_dir = ROOT / "cdktf.out" / "stacks" / args.env
         reread = ((lambda: stack_outputs.from_file(args.outputs, stack_outputs.DEPLOYED)) if args.outputs
                   else (lambda: stack_outputs.from_terraform(stack_dir, stack_outputs.DEPLOYED)))
+        config = environments[args.env]
         # The environment's own region: its cluster and repository live there, whatever the shell's default.
-        region = environments[args.env].region
-        target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, region),
-                           reread_outputs=reread,
-                           pusher=buildah_pusher(registry_tls=not args.registry), registry=args.registry)
+        target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, config.region),
+                           reread_outputs=reread, domain=config.load_balancer.domain_name,
+                           pusher=skopeo_pusher(registry_tls=not args.registry), registry=args.registry)
     else:
         target = target_factory(args.env, outs)
-    _steps(args, target, history, flow.Timing(poll=args.poll or flow.Timing.poll))
+    _steps(args, target, archive, flow.Timing(poll=args.poll or flow.Timing.poll))
 
 
 def _local_target(args: argparse.Namespace, region: str):
-    from release.aws import AwsTarget, buildah_pusher
+    from release.aws import AwsTarget, skopeo_pusher
     from release.local import LocalTarget, running_system, terraform_applier
     from release.local import stack_outputs as demo_outputs
 
@@ -117,42 +141,78 @@ def _local_target(args: argparse.Namespace, region: str):
         raise BadInput(f"the local system in {args.workdir} runs a service of region {system['region']}, not "
                        f"{args.env}'s {region}: give the environment `make demo` deployed")
     endpoint = system["endpoint"]
-    outs = demo_outputs(args.workdir, endpoint, args.env, stack_outputs_needed(args))
+    outs = demo_outputs(args.workdir, endpoint, args.env, stack_outputs.NEEDED_BY[args.command])
     if outs.service and outs.service != system["service"]:
         raise BadInput(f"the local system in {args.workdir} runs {system['service']}, not {args.env}'s "
                        f"{outs.service}: give the environment `make demo` deployed")
     # The emulator's APIs, with its fake credentials: never the shell's AWS profile.
     client = _client_factory(endpoint, region, **EMULATOR_BOTO)
     control = AwsTarget(environment=args.env, outputs=outs, client=client,
-                        pusher=buildah_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
+                        pusher=skopeo_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
                         registry=system["registry"],
                         reread_outputs=lambda: demo_outputs(args.workdir, endpoint, args.env, stack_outputs.DEPLOYED))
     return LocalTarget(control=control, workdir=args.workdir)
 
 
-def stack_outputs_needed(args: argparse.Namespace) -> tuple[str, ...]:
-    return stack_outputs.NEEDED_BY["deploy --tag" if args.command == "deploy" and args.tag else args.command]
+def _wanted(args: argparse.Namespace, target, archive: archives.Archive | None) -> Image:
+    """migrate/deploy: the image of --tag, of --image, or of this checkout's commit, as the repository holds it."""
+    tag = args.tag or (archive.tag if archive else _tag(args))
+    image = target.find_image(tag)
+    if image is None:
+        raise BadInput(f"no image is tagged {tag} in {target.outputs.repository_url}: push it first "
+                       f"(`python -m release push {target.selector}`{' --image ' + str(args.image) if archive else ''})")
+    if archive is not None and image.digest != archive.digest:
+        raise BadInput(f"{tag} in {target.outputs.repository_url} is {image.digest}, not the archive's {archive.digest}")
+    return image
 
 
-def _steps(args: argparse.Namespace, target, history: History, timing: flow.Timing) -> None:
-    image: Image | None = None
-    if args.command in ("push", "release"):
-        try:
-            tag = commit_tag(ROOT, allow_dirty=args.allow_dirty)
-        except TagError as error:
-            raise BadInput(str(error)) from None
-        image = target.push(tag)
-        history.record_pushed(image)
-        say(f"==> pushed {image.pinned} (tag {image.tag}); next: python -m release migrate "
-                 f"{'--local ' if args.local else ''}--env {args.env}")
-    elif args.command in ("migrate", "deploy"):
-        image = history.last_pushed() if not args.tag else _tagged(args.tag, history, target)
-    if args.command in ("migrate", "release"):
+def _pushed(args: argparse.Namespace, target, archive: archives.Archive | None) -> Image:
+    """The archive copied into the repository; without one, this commit's image, built only when the repository
+    does not hold it yet (a re-run after a later step failed reuses it)."""
+    if archive is None:
+        tag = _tag(args)
+        held = target.find_image(tag)
+        if held is not None:
+            say(f"==> {target.outputs.repository_name}:{tag} is already pushed ({held.digest}): reusing it, not "
+                "building again")
+            return held
+        with tempfile.TemporaryDirectory(prefix="release-image-") as folder:
+            built = _build(args, Path(folder) / "image.tar")
+            return target.push(built)
+    return target.push(archive)
+
+
+def _steps(args: argparse.Namespace, target, archive: archives.Archive | None, timing: flow.Timing) -> None:
+    command = args.command
+    if command == "status":
+        return _status(target)
+    if command == "rollback":
+        flow.rollback(target, args.to, timing)
+        return
+    if command in ("push", "promote", "release"):
+        image = _pushed(args, target, archive)
+        say(f"==> {image.pinned} (tag {image.tag}) is in {target.outputs.repository_name}")
+    else:
+        image = _wanted(args, target, archive)
+    if command in ("migrate", "promote", "release"):
         flow.migrate(target, image, timing)
-    if args.command in ("deploy", "release"):
-        flow.deploy(target, image, history, timing)
-    if args.command == "rollback":
-        flow.rollback(target, history, timing)
+    if command in ("deploy", "promote", "release"):
+        flow.deploy(target, image, timing)
+        flow.verify(target, image, timing)
+
+
+def _status(target) -> None:
+    """What runs and what ran, from ECS: the service's revisions and the images they pin, newest first."""
+    for position, item in enumerate(target.releases()):
+        held = target.image_by_digest(item.digest) if item.digest else None
+        where = ("running" if position == 0 else "earlier") + (f"  verified {item.verified}" if item.verified
+                                                                 else "  never verified")
+        tag = f"tag {held.tag}" if held and held.tag else ("not in the repository" if item.digest and not held else "")
+        print(f"{where}  {item.task_definition.rsplit('/', 1)[-1]}  {item.digest or item.image}  {tag}".rstrip())
+
+
+def _what(args: argparse.Namespace) -> str:
+    return f"{args.command} {args.env}" if args.env else args.command
 
 
 def main(argv: list[str] | None = None, target_factory=None) -> int:
@@ -162,11 +222,11 @@ def main(argv: list[str] | None = None, target_factory=None) -> int:
         run(args, target_factory)
     except ReleaseError as error:
         state = "something was changed" if error.changed else "nothing was changed"
-        print(f"error: {args.command} {args.env}: {error}\n({state})", file=sys.stderr, flush=True)
+        print(f"error: {_what(args)}: {error}\n({state})", file=sys.stderr, flush=True)
         return error.exit_code
     except ImageError as error:
         # Building or pushing the image (buildah, debootstrap, the registry): its own words, nothing deployed.
-        print(f"error: {args.command} {args.env}: the image could not be built or pushed: {error}\n(nothing was "
+        print(f"error: {_what(args)}: the image could not be built or pushed: {error}\n(nothing was "
               "deployed; fix the cause and run the same command again)", file=sys.stderr, flush=True)
         return 1
     except ClientError as error:
@@ -174,20 +234,20 @@ def main(argv: list[str] | None = None, target_factory=None) -> int:
             return _refused(args, error)
         # Not "refused": the session ended mid-command (infra/config.py CiConfig.session_hours), so say what was
         # under way; the step that had started may go on at AWS without anyone watching it.
-        print(f"error: {args.command} {args.env}: the AWS credentials expired {time.monotonic() - started:.0f} s into "
+        print(f"error: {_what(args)}: the AWS credentials expired {time.monotonic() - started:.0f} s into "
               f"the {args.command} ({error}); the lines above say which step had started, and it may still be "
               "running on AWS. Get fresh credentials (CI: re-run the job; its role's session lasts "
               "bootstrap.ci.session_hours) and run the same command again", file=sys.stderr, flush=True)
         return 1
     except BotoCoreError as error:
         return _refused(args, error)
-    say(f"==> {args.command} {args.env}: done in {time.monotonic() - started:.0f} s")
+    say(f"==> {_what(args)}: done in {time.monotonic() - started:.0f} s")
     return 0
 
 
 def _refused(args: argparse.Namespace, error: Exception) -> int:
     # Credentials, permissions, throttling: AWS's own words, and where the release stopped is above.
-    print(f"error: {args.command} {args.env}: AWS refused or could not be reached: {error}\nCheck the "
+    print(f"error: {_what(args)}: AWS refused or could not be reached: {error}\nCheck the "
           "credentials (`aws sts get-caller-identity`) and the role's permissions, then run the same "
           "command again; the lines above say which step had started", file=sys.stderr, flush=True)
     return 1

@@ -5,13 +5,11 @@ Tested against the local emulator (moto, emulator/); the same calls go to AWS wh
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -20,9 +18,13 @@ from typing import Callable, Iterable, Protocol
 
 from botocore.exceptions import ClientError
 
-from local.progress import step
-from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
+from image.archive import Archive, copy as archive_copy
+from infra.config import VERIFIED_TAG
+from image.registry import RegistryError, manifest_digest, registry_request
+from local.progress import say
+from release.model import BadInput, Deployment, Image, Release, ReleaseError, ServiceStatus, TaskOutcome
 from release.outputs import StackOutputs
+from release.verify import Endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATION_COMMAND = ["migrate"]  # app/__main__.py's subcommand; also the task definition's own command
@@ -35,12 +37,14 @@ STOPPED_TASKS_SHOWN = 5
 # `tasks` list (ECS API reference, RunTask: "Amazon ECS API follows an eventual consistency model ... run
 # DescribeTasks ... use an exponential backoff"). A task ECS still does not know after this long never started.
 MISSING_GRACE_SECONDS = 120.0
+HISTORY_REVISIONS = 25
+"""How many revisions of the service's family `status` shows and `rollback` looks back through."""
 
 
 class Pusher(Protocol):
-    def __call__(self, tag: str, destination: str, auth: dict) -> str:
-        """Build the image and push it to `destination` (host/repository:tag) with the registry
-        credentials `auth` ({"auths": {host: {"auth": base64 user:password}}}); return its digest."""
+    def __call__(self, archive: Archive, destination: str, auth: dict) -> str:
+        """Copy the image archive to `destination` (host/repository:tag) with the registry credentials `auth`
+        ({"auths": {host: {"auth": base64 user:password}}}); return the digest the registry stored."""
 
 
 class Applier(Protocol):
@@ -48,26 +52,9 @@ class Applier(Protocol):
         """Apply the environment's stack with the service on `image` (raise ReleaseError on failure)."""
 
 
-def buildah_pusher(registry_tls: bool = True, settings=None) -> Pusher:
-    """image.build's builder (the image tagged `tag`), then `buildah push` with an auth file (never credentials on a
-    command line). `settings`: an image.build.ImageSettings (default: app/ of this checkout)."""
-
-    def push(tag: str, destination: str, auth: dict) -> str:
-        from image import build as builder
-
-        chosen = dataclasses.replace(settings or builder.ImageSettings(), tag=tag)
-        built = builder.build(chosen)
-        with tempfile.TemporaryDirectory(prefix="release-push-") as folder:
-            authfile, digestfile = Path(folder) / "auth.json", Path(folder) / "digest"
-            authfile.touch(mode=0o600)
-            authfile.write_text(json.dumps(auth))
-            with step(f"pushing {built.name} to {destination}"):
-                builder.Buildah(chosen)("push", f"--tls-verify={'true' if registry_tls else 'false'}",
-                                          "--authfile", str(authfile), "--digestfile", str(digestfile),
-                                          built.name, f"docker://{destination}", what=f"buildah push to {destination}")
-            return digestfile.read_text().strip()
-
-    return push
+def skopeo_pusher(registry_tls: bool = True) -> Pusher:
+    """image/archive.py's copy by digest (skopeo, an auth file: never credentials on a command line)."""
+    return lambda archive, destination, auth: archive_copy(archive, destination, auth, tls=registry_tls)
 
 
 def cdktf_applier(root: Path = ROOT) -> Applier:
@@ -85,6 +72,62 @@ def cdktf_applier(root: Path = ROOT) -> Applier:
     return apply
 
 
+class Images(Protocol):
+    def digest_of(self, tag: str) -> str | None:
+        """The digest the repository holds under `tag`, or None."""
+
+    def tags_of(self, digest: str) -> list[str] | None:
+        """The tags of the image with `digest` ([] untagged), or None when the repository does not hold it."""
+
+
+@dataclass(frozen=True)
+class EcrImages:
+    ecr: object
+    repository: str
+
+    def _describe(self, image_id: dict) -> dict | None:
+        try:
+            return self.ecr.describe_images(repositoryName=self.repository, imageIds=[image_id])["imageDetails"][0]
+        except ClientError as error:
+            if _code(error) == "ImageNotFoundException":
+                return None
+            if _code(error) == "RepositoryNotFoundException":
+                raise BadInput(f"the repository {self.repository} does not exist: deploy the environment's stack "
+                               "first (`npx cdktf deploy ENV`)") from None
+            raise
+
+    def digest_of(self, tag: str) -> str | None:
+        found = self._describe({"imageTag": tag})
+        return None if found is None else found["imageDigest"]
+
+    def tags_of(self, digest: str) -> list[str] | None:
+        found = self._describe({"imageDigest": digest})
+        return None if found is None else list(found.get("imageTags", []))
+
+
+@dataclass(frozen=True)
+class RegistryImages:
+    """A registry that stands in for ECR (the local one, beside the emulator)."""
+
+    address: str
+    repository: str
+
+    def digest_of(self, tag: str) -> str | None:
+        try:
+            return manifest_digest(self.address, self.repository, tag)
+        except RegistryError as error:
+            raise ReleaseError(str(error)) from None
+
+    def tags_of(self, digest: str) -> list[str] | None:
+        if self.digest_of(digest) is None:
+            return None
+        try:
+            tags = json.loads(registry_request(self.address, f"/v2/{self.repository}/tags/list") or "{}").get("tags")
+        except RegistryError as error:
+            raise ReleaseError(str(error)) from None
+        return [tag for tag in tags or [] if self.digest_of(tag) == digest]
+
+
 def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
@@ -95,13 +138,15 @@ class AwsTarget:
     outputs: StackOutputs
     client: Callable[[str], object]
     """boto3 client factory: client("ecs"), client("ecr"), client("logs")."""
-    pusher: Pusher = field(default_factory=buildah_pusher)
+    pusher: Pusher = field(default_factory=skopeo_pusher)
     applier: Applier = field(default_factory=cdktf_applier)
     registry: str | None = None
     """host:port to push to instead of ECR's proxy endpoint: the local registry when ECS and ECR are the
     emulator's (moto serves no registry). None on AWS."""
     reread_outputs: Callable[[], StackOutputs] | None = None
     """Reads the stack's outputs again after an apply (a first deploy creates the cluster and service)."""
+    domain: str | None = None
+    """The environment's load_balancer.domain_name: the release verifies through the load balancer with TLS to it."""
     missing_grace: float = MISSING_GRACE_SECONDS
     """Seconds a started task may be unknown to DescribeTasks (MISSING) before the migration is failed."""
     clock: Callable[[], float] = time.monotonic
@@ -114,37 +159,34 @@ class AwsTarget:
         return f"--env {self.environment}"
 
     # -- the image ----------------------------------------------------------------------------------
-    def tag_exists(self, tag: str) -> bool:
-        try:
-            self.client("ecr").describe_images(repositoryName=self.outputs.repository_name, imageIds=[{"imageTag": tag}])
-        except ClientError as error:
-            if _code(error) == "ImageNotFoundException":
-                return False
-            if _code(error) == "RepositoryNotFoundException":
-                raise BadInput(f"the repository {self.outputs.repository_name} does not exist: deploy the "
-                               f"{self.environment} stack first (`npx cdktf deploy {self.environment}`)") from None
-            raise
-        return True
+    @property
+    def images(self) -> "Images":
+        """Where the environment's images are: its ECR repository, or the registry that stands in for it."""
+        name = self.outputs.repository_name
+        return RegistryImages(self.registry, name) if self.registry else EcrImages(self.client("ecr"), name)
 
     def find_image(self, tag: str) -> Image | None:
-        """The image the repository holds under `tag` (ECR is the record that outlives any machine)."""
-        try:
-            found = self.client("ecr").describe_images(repositoryName=self.outputs.repository_name,
-                                                       imageIds=[{"imageTag": tag}])["imageDetails"]
-        except ClientError as error:
-            if _code(error) in ("ImageNotFoundException", "RepositoryNotFoundException"):
-                return None
-            raise
-        return Image(repository_url=self.outputs.repository_url, tag=tag, digest=found[0]["imageDigest"])
+        """The image the repository holds under `tag` (the repository is the record that outlives any machine)."""
+        digest = self.images.digest_of(tag)
+        return None if digest is None else Image(repository_url=self.outputs.repository_url, tag=tag, digest=digest)
 
-    def check_tag_free(self, tag: str) -> None:
-        if self.tag_exists(tag):
-            raise BadInput(f"the tag {tag} is already in {self.outputs.repository_name} (tags are immutable): that "
-                           f"commit was pushed already; deploy it with `python -m release deploy --env "
-                           f"{self.environment} --tag {tag}`, or commit a change to release a new image")
+    def image_by_digest(self, digest: str) -> Image | None:
+        """The image the repository holds with `digest` (tagged with one of its tags), or None."""
+        tags = self.images.tags_of(digest)
+        return None if tags is None else Image(self.outputs.repository_url, sorted(tags)[0] if tags else "", digest)
 
-    def push(self, tag: str) -> Image:
-        self.check_tag_free(tag)
+    def push(self, archive: Archive) -> Image:
+        """Copy the archive into the repository by digest, unless its tag already holds exactly that image
+        (a re-run): then reuse it. A tag that holds other content is refused (tags are immutable)."""
+        held = self.find_image(archive.tag)
+        if held is not None and held.digest == archive.digest:
+            say(f"==> {self.outputs.repository_name}:{archive.tag} already holds {archive.digest}: reusing it")
+            return held
+        if held is not None:
+            raise BadInput(f"the tag {archive.tag} in {self.outputs.repository_name} holds {held.digest}, not this "
+                           f"archive's {archive.digest} (tags are immutable): release the image that tag holds "
+                           f"(`python -m release deploy {self.selector} --tag {archive.tag}`), or commit a change "
+                           "and build again")
         data = self.client("ecr").get_authorization_token()["authorizationData"][0]
         host = self.registry or urllib.parse.urlparse(data["proxyEndpoint"]).netloc
         # The token is base64("AWS:<password>"), valid 12 hours: exactly what a registry auth file holds.
@@ -154,9 +196,60 @@ class AwsTarget:
         # The emulator's token carries a fixed date in the past: say nothing rather than something alarming.
         fresh = isinstance(expires, datetime.datetime) and expires > datetime.datetime.now(expires.tzinfo)
         until = f" (ECR token until {expires:%Y-%m-%d %H:%M %Z})" if fresh else ""
-        print(f"==> authenticated to {host} as {user}{until}", file=sys.stderr, flush=True)
-        digest = self.pusher(tag, f"{host}/{self.outputs.repository_name}:{tag}", auth)
-        return Image(repository_url=self.outputs.repository_url, tag=tag, digest=digest)
+        say(f"==> authenticated to {host} as {user}{until}")
+        digest = self.pusher(archive, f"{host}/{self.outputs.repository_name}:{archive.tag}", auth)
+        if digest != archive.digest:
+            raise ReleaseError(f"the repository stored {digest}, not the archive's {archive.digest}: nothing was "
+                               "deployed; run the same command again", changed=True)
+        return Image(repository_url=self.outputs.repository_url, tag=archive.tag, digest=digest)
+
+    # -- what runs and ran: the service's task definition revisions ---------------------------------------
+    def releases(self, limit: int = HISTORY_REVISIONS) -> list[Release]:
+        """The service's current revision, then the earlier revisions of its family (deregistered ones too),
+        newest first, each with the image it pins: ECS's own record of what ran, readable from any machine."""
+        ecs = self.client("ecs")
+        current = self._service()["taskDefinition"]
+        family, revision = current.rsplit("/", 1)[-1].rsplit(":", 1)
+        earlier = set()
+        for status in ("ACTIVE", "INACTIVE"):
+            for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status):
+                for arn in page["taskDefinitionArns"]:
+                    name, number = arn.rsplit("/", 1)[-1].rsplit(":", 1)
+                    if name == family and int(number) < int(revision):
+                        earlier.add((int(number), arn))
+        found = [current] + [arn for _, arn in sorted(earlier, reverse=True)][:limit - 1]
+        return [_release_of(ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])) for arn in found]
+
+    def mark_verified(self) -> None:
+        """Tag the revision the service runs as verified (infra.config.VERIFIED_TAG): what a rollback returns to."""
+        arn = self._service()["taskDefinition"]
+        moment = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.client("ecs").tag_resource(resourceArn=arn, tags=[{"key": VERIFIED_TAG, "value": moment}])
+
+    def rollback_image(self, to: str | None = None) -> Image:
+        """The image to go back to: `to` (a tag or a sha256 digest in the repository), else that of the newest
+        earlier revision a release verified whose image differs from the current one's (a revision whose rollout
+        failed was never verified: never a rollback's target)."""
+        if to:
+            image = self.image_by_digest(to) if to.startswith("sha256:") else self.find_image(to)
+            if image is None:
+                raise BadInput(f"{self.outputs.repository_name} holds no image {to}: give a tag or digest it holds "
+                               f"(`python -m release status {self.selector}` lists what ran)")
+            return image
+        history = self.releases()
+        now = history[0]
+        for earlier in history[1:]:
+            if earlier.verified and earlier.digest and earlier.digest != now.digest:
+                image = self.image_by_digest(earlier.digest)
+                if image is None:
+                    raise BadInput(f"{earlier.task_definition} ran {earlier.digest}, which "
+                                   f"{self.outputs.repository_name} no longer holds (its lifecycle policy expired "
+                                   f"it?): give one it holds with `--to TAG`")
+                return image
+        raise BadInput(f"no earlier revision of {now.task_definition.rsplit('/', 1)[-1]} that a release verified "
+                       f"runs another image (of {len(history)} read): nothing to roll back to; give one with "
+                       f"`python -m release rollback {self.selector} --to TAG` (`python -m release status "
+                       f"{self.selector}` lists what ran)")
 
     # -- the migration ------------------------------------------------------------------------------
     def register_migration(self, image: Image) -> dict:
@@ -273,6 +366,12 @@ class AwsTarget:
         self._rolling_to = arn
         return arn
 
+    def endpoint(self) -> Endpoint:
+        if not self.outputs.load_balancer_url:
+            raise BadInput(f"the {self.environment} stack's outputs lack load_balancer_url: apply the stack from this "
+                           "commit (`npx cdktf deploy ENV`), whose infra/stacks.py declares it")
+        return Endpoint(self.outputs.load_balancer_url, server_name=self.domain)
+
     def service_status(self) -> ServiceStatus:
         service = self._service()
         deployments = tuple(Deployment(
@@ -302,6 +401,15 @@ def this_deployments_stopped(tasks: list[dict], task_definition: str | None, dep
     ours = [t for t in tasks if task_definition is None or t.get("taskDefinitionArn") == task_definition
             or t.get("startedBy") in deployment_ids]
     return sorted(ours, key=when, reverse=True)[:STOPPED_TASKS_SHOWN]
+
+
+def _release_of(described: dict) -> Release:
+    """A DescribeTaskDefinition answer (with its tags) as a Release."""
+    definition, tags = described["taskDefinition"], {t["key"]: t["value"] for t in described.get("tags", [])}
+    containers = definition["containerDefinitions"]
+    essential = next((c for c in containers if c.get("essential", True)), containers[0])
+    return Release(task_definition=definition["taskDefinitionArn"], image=essential["image"],
+                   verified=tags.get(VERIFIED_TAG, ""))
 
 
 def _outcome(task: dict, container_name: str | None) -> TaskOutcome:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from local.progress import say
-from release.history import History
 from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.target import Target
+from release.verify import VerifyError, check
 
 
 PROGRESS_EVERY = 10.0  # seconds between two progress lines while waiting
@@ -28,6 +28,8 @@ class Timing:
     usually decides within 10-30 minutes)."""
     poll: float = 10.0
     """Seconds between two questions to the target."""
+    ready_timeout: float = 120.0
+    """Seconds the verification waits for `/ready` to answer 200 once the service is steady."""
 
 
 def _wait(check: Callable[[], object], timeout: float, poll: float, sleep=time.sleep,
@@ -107,8 +109,8 @@ def _progress(status: ServiceStatus, expected: str) -> str:
     return f"{running}, {len(status.deployments)} deployment(s)"
 
 
-def deploy(target: Target, image: Image, history: History, timing: Timing = Timing(), sleep=time.sleep) -> str:
-    """Point the service at `image`, wait until it is steady on the new task definition, record it."""
+def deploy(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> str:
+    """Point the service at `image`, wait until it is steady on the new task definition."""
     say(f"==> deploying {image.pinned} to {target.environment}")
     expected = target.apply(image)
     say(f"==> waiting for the service to be steady on {expected}")
@@ -136,20 +138,36 @@ def deploy(target: Target, image: Image, history: History, timing: Timing = Timi
             f"{result}. Stopped tasks: {_stopped_reasons(last[0])}. The release FAILED even though the "
             "configuration was applied: fix the cause, then release again or run "
             f"`python -m release rollback {target.selector}` to make the configuration match", changed=True)
-    history.record_deployed(image)
     say(f"==> {target.environment} is steady on {image.pinned}")
     return expected
 
 
-def release(target: Target, image: Image, history: History, timing: Timing = Timing(), sleep=time.sleep) -> None:
-    """The gate: migrate first; the service is touched only when the migration exited 0."""
+def verify(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> None:
+    """Call the app where users arrive (release/verify.py): the release passes only if it works there."""
+    endpoint = target.endpoint()
+    say(f"==> verifying {image.tag or image.digest} through {endpoint.shown}")
+    try:
+        check(endpoint, ready_timeout=timing.ready_timeout, poll=min(timing.poll, 5.0), sleep=sleep)
+    except VerifyError as error:
+        raise ReleaseError(
+            f"the service is steady on {image.pinned} but does not work where users arrive: {error}. The "
+            f"release FAILED: roll back with `python -m release rollback {target.selector}` (the image before), "
+            "then fix the cause and release again", changed=True) from None
+    target.mark_verified()
+
+
+def rollback(target: Target, to: str | None = None, timing: Timing = Timing(), sleep=time.sleep) -> Image:
+    """Redeploy the image of the newest earlier revision that ran another one (or `to`), from ECS's record: no
+    migration (schemas only move forward), then verify it."""
+    image = target.rollback_image(to)
+    say(f"==> rolling {target.environment} back to {image.pinned} (tag {image.tag or 'none'})")
+    deploy(target, image, timing, sleep=sleep)
+    verify(target, image, timing, sleep=sleep)
+    return image
+
+
+def release(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> None:
+    """The gate: migrate first; the service is touched only when the migration exited 0; then verify."""
     migrate(target, image, timing, sleep=sleep)
-    deploy(target, image, history, timing, sleep=sleep)
-
-
-def rollback(target: Target, history: History, timing: Timing = Timing(), sleep=time.sleep) -> Image:
-    """Redeploy the image released before the current one (no migration: schemas only move forward)."""
-    previous = history.previous()
-    say(f"==> rolling {target.environment} back to {previous.pinned} (tag {previous.tag})")
-    deploy(target, previous, history, timing, sleep=sleep)
-    return previous
+    deploy(target, image, timing, sleep=sleep)
+    verify(target, image, timing, sleep=sleep)

@@ -16,10 +16,11 @@ from functools import cached_property
 from pathlib import Path
 
 from release.aws import AwsTarget
-from release.model import BadInput, Deployment, Image, ReleaseError, ServiceStatus, TaskOutcome
+from image.archive import Archive
+from release.model import BadInput, Deployment, Image, Release, ReleaseError, ServiceStatus, TaskOutcome
 from release.outputs import StackOutputs
+from release.verify import Endpoint
 from runner.layout import Layout
-from image.registry import manifest_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = ("starting", "serving", "draining")
@@ -72,17 +73,32 @@ class LocalTarget:
                 system["endpoint"], "--region", system["region"], "--cluster", system["cluster"],
                 "--service", system["service"], "--registry", system["registry"], *extra]
 
-    # -- the image: the local registry is this system's ECR ----------------------------------------------
+    # -- the image and the history: the emulator's ECS and the local registry, through the AWS target --------
     def find_image(self, tag: str) -> Image | None:
-        digest = manifest_digest(self._system["registry"], self.outputs.repository_name, tag)
-        return None if digest is None else Image(self.outputs.repository_url, tag, digest)
+        return self.control.find_image(tag)
 
-    def push(self, tag: str) -> Image:
-        if self.find_image(tag) is not None:
-            raise BadInput(f"the tag {tag} is already in {self.outputs.repository_name} (tags are immutable): deploy "
-                           f"it with `python -m release deploy --local --env {self.environment} --tag {tag}`, or "
-                           "commit a change to release a new image")
-        return self.control.push(tag)
+    def image_by_digest(self, digest: str) -> Image | None:
+        return self.control.image_by_digest(digest)
+
+    def push(self, archive: Archive) -> Image:
+        return self.control.push(archive)
+
+    def releases(self) -> list[Release]:
+        return self.control.releases()
+
+    def rollback_image(self, to: str | None) -> Image:
+        return self.control.rollback_image(to)
+
+    def mark_verified(self) -> None:
+        self.control.mark_verified()
+
+    def endpoint(self) -> Endpoint:
+        """The local load balancer (HAProxy, plain HTTP on loopback)."""
+        port = (self._layout.read(self._layout.settings_file, {}) or {}).get("port")
+        if not port:
+            raise BadInput(f"the local system in {self.workdir} has no load balancer port ({self._layout.settings_file}): "
+                           "start it with `make demo`")
+        return Endpoint(f"http://127.0.0.1:{port}")
 
     # -- the migration: one container, run by the runner ------------------------------------------------
     def start_migration(self, image: Image) -> str:

@@ -84,3 +84,20 @@ class ServiceStatus:
     deployments: tuple[Deployment, ...]
     stopped_tasks: tuple[TaskOutcome, ...] = field(default=())
     """Recently stopped tasks of the service, for the message when a rollout fails."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """One revision of the service's task definition family and the image it runs (ECS's record of a release)."""
+
+    task_definition: str
+    image: str
+    """The essential container's image, as the revision names it (repository@sha256:... for a release)."""
+    verified: str = ""
+    """When a release verified the service on it (its infra.config.VERIFIED_TAG), or "" if none did."""
+
+    @property
+    def digest(self) -> str:
+        """The pinned digest, or "" for an image named by tag."""
+        _, _, digest = self.image.partition("@")
+        return digest if digest.startswith("sha256:") else ""

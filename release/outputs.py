@@ -11,19 +11,21 @@ from release.model import BadInput
 ROOT = Path(__file__).resolve().parents[1]
 # infra/stacks.py declares these outputs on every AppStack.
 NEEDED = ("cluster_name", "service_name", "migration_task_definition_arn", "task_subnet_ids",
-          "task_security_group_id", "ecr_repository_url")
+          "task_security_group_id", "ecr_repository_url", "load_balancer_url")
 
 
 # What each command reads: a first push needs only the repository (applied alone, before the rest).
-NEEDED_BY = {"push": ("ecr_repository_url",),
-             "migrate": ("cluster_name", "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id"),
-             # A first deploy creates the cluster and the service: deploy reads them after its apply.
-             "deploy": (), "rollback": ("cluster_name", "service_name"),
-             # deploy --tag looks the tag up in the repository when this machine did not push it.
-             "deploy --tag": ("ecr_repository_url",),
-             "release": NEEDED}
+NEEDED_BY = {"build": (), "push": ("ecr_repository_url",),
+             "migrate": ("ecr_repository_url", "cluster_name", "migration_task_definition_arn", "task_subnet_ids",
+                         "task_security_group_id"),
+             # A first deploy creates the cluster, the service and the load balancer: deploy reads them after its
+             # apply (DEPLOYED).
+             "deploy": ("ecr_repository_url",),
+             "rollback": ("ecr_repository_url", "cluster_name", "service_name", "load_balancer_url"),
+             "status": ("ecr_repository_url", "cluster_name", "service_name"),
+             "promote": NEEDED, "release": NEEDED}
 # What the deploy step reads once its apply has run.
-DEPLOYED = ("cluster_name", "service_name")
+DEPLOYED = ("cluster_name", "service_name", "load_balancer_url")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class StackOutputs:
     subnets: tuple[str, ...] = ()
     security_group: str = ""
     repository_url: str = ""
+    load_balancer_url: str = ""
 
     @property
     def repository_name(self) -> str:
@@ -53,7 +56,8 @@ def parse(raw: dict, where: str, needed: tuple[str, ...] = NEEDED) -> StackOutpu
     return StackOutputs(cluster=values.get("cluster_name", ""), service=values.get("service_name", ""),
                         migration_task_definition=values.get("migration_task_definition_arn", ""), subnets=subnets,
                         security_group=values.get("task_security_group_id", ""),
-                        repository_url=values.get("ecr_repository_url", ""))
+                        repository_url=values.get("ecr_repository_url", ""),
+                        load_balancer_url=values.get("load_balancer_url", ""))
 
 
 def from_file(path: Path, needed: tuple[str, ...] = NEEDED) -> StackOutputs:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol
 
-from release.model import Image, ServiceStatus, TaskOutcome
+from image.archive import Archive
+from release.model import Image, Release, ServiceStatus, TaskOutcome
+from release.verify import Endpoint
 
 
 class Target(Protocol):
@@ -16,11 +18,15 @@ class Target(Protocol):
     selector: str
     """The command-line arguments that name this target in advice: `--env dev` or `--local --env dev`."""
 
-    def push(self, tag: str) -> Image:
-        """Push the built image under `tag` (refusing a tag the repository already has); return it with its digest."""
+    def push(self, archive: Archive) -> Image:
+        """Copy the archive into the repository by digest (reusing it when its tag already holds that digest,
+        refusing a tag that holds another); return it with its digest."""
 
     def find_image(self, tag: str) -> Image | None:
         """The image pushed earlier under `tag`, or None."""
+
+    def image_by_digest(self, digest: str) -> Image | None:
+        """The image the repository holds with `digest` (named by one of its tags), or None."""
 
     def start_migration(self, image: Image) -> str:
         """Start the migration task once on `image`; return the task's id."""
@@ -39,3 +45,15 @@ class Target(Protocol):
 
     def service_status(self) -> ServiceStatus:
         """The service's deployments and its recently stopped tasks."""
+
+    def releases(self) -> list[Release]:
+        """What the service runs, then what it ran before, newest first (its task definition revisions)."""
+
+    def rollback_image(self, to: str | None) -> Image:
+        """The image a rollback goes back to: `to` (tag or digest), else the one that ran before the current."""
+
+    def mark_verified(self) -> None:
+        """Mark the revision the service runs as verified: what a later rollback may return to."""
+
+    def endpoint(self) -> Endpoint:
+        """Where users reach the app (release/verify.py calls it there)."""

@@ -371,7 +371,23 @@ def context_of(action: str, call: Call, resource: str, tags: dict[str, str], imp
     # resource this request names carries them; "*" names none (AWS supplies no aws:ResourceTag then).
     if resource != "*" and any(k.startswith("aws:resourcetag/") for k in keys):
         context.update({f"aws:ResourceTag/{k}": v for k, v in tags.items()})
+    # The tags the request sets (`tags.N.key`/`value` in ECS's JSON, `Tags.member.N.Key` in query APIs): the
+    # global keys aws:TagKeys and aws:RequestTag/<key> (IAM User Guide, "Controlling access during AWS requests").
+    requested = _requested_tags(call)
+    if requested and "aws:tagkeys" in keys:
+        context["aws:TagKeys"] = list(requested)
+    if requested and any(k.startswith("aws:requesttag/") for k in keys):
+        context.update({f"aws:RequestTag/{k}": v for k, v in requested.items()})
     return context
+
+
+def _requested_tags(call: Call) -> dict[str, str]:
+    pairs: dict[str, dict[str, str]] = {}
+    for path, value in call.params:
+        match = re.fullmatch(r"(?i)tags(?:\.member)?\.(\d+)\.(key|value)", path)
+        if match:
+            pairs.setdefault(match.group(1), {})[match.group(2).lower()] = value
+    return {pair["key"]: pair.get("value", "") for pair in pairs.values() if "key" in pair}
 
 
 def _implied(action: str, call: Call) -> Iterator[tuple[str, list[str], dict]]:

@@ -39,7 +39,7 @@ VARIANT = EnvironmentConfig(
     network=NetworkConfig(vpc_cidr="172.16.0.0/20", az_count=3, nat="none"),
     service=ServiceConfig(image_tag=DIGEST, migrations="task", desired_count=2,
                           autoscaling=AutoscalingConfig(min_count=2, max_count=8)),
-    load_balancer=LoadBalancerConfig(certificate_arn=CERT),
+    load_balancer=LoadBalancerConfig(certificate_arn=CERT, domain_name="notes.example.com"),
 )
 WEAKENED = EnvironmentConfig(
     name="weakened",
@@ -54,7 +54,7 @@ GUARDED = EnvironmentConfig(
     region="us-east-1",
     network=NetworkConfig(vpc_cidr="172.24.0.0/16", az_count=3, nat="per_az"),
     database=DatabaseConfig(instance_class="db.t4g.medium", backup_retention_days=14),
-    load_balancer=LoadBalancerConfig(certificate_arn=CERT),
+    load_balancer=LoadBalancerConfig(certificate_arn=CERT, domain_name="notes.example.com"),
 )
 # Configurations of the stacks only the tests build, by stack name.
 TEST_STACK_CONFIGS = {config.name: config for config in (

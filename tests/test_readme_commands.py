@@ -27,6 +27,7 @@ BLOCKS = {
     "python -m runner up --endpoint http://127.0.0.1:<port> --cluster notes-dev --service notes-dev-app \\":
         ("test", "tests/runner/local_system.py", '"-m", "runner"'),
     ".venv/bin/python -m release release --local --env dev": ("ci",),
+    ".venv/bin/python -m release build --output .local-deploy/image.tar": ("ci",),
     "npx cdktf deploy bootstrap": ("not run", REAL_AWS),
     "ENVIRONMENTS=dev make synth": ("not run", REAL_AWS),
     "IMAGE_TAG=0.1.0 ENVIRONMENTS=dev make synth": ("not run", REAL_AWS),

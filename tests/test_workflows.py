@@ -201,3 +201,23 @@ def test_a_fork_pull_request_skips_the_plan_with_a_notice_saying_why():
     assert jobs["fork-notice"]["if"] == same_repository.replace("==", "!=")
     (run,) = [step["run"] for step in jobs["fork-notice"]["steps"]]
     assert "::notice title=Plan skipped::" in run and "no OIDC token" in run and "GITHUB_STEP_SUMMARY" in run
+
+
+def test_the_image_is_built_once_with_root_and_no_aws_credentials_then_promoted_to_every_environment():
+    """Build once, promote by digest: one job builds the archive (debootstrap needs root; it never holds an AWS
+    session), uploads it, and each environment's job pushes that very archive with `python -m release promote`."""
+    config = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())["jobs"]
+    build, release = config["build"], config["release"]
+    build_runs = [s.get("run", "") for s in build["steps"]]
+    assert any(re.search(r"^sudo .*-m release build --output \"\$\{RUNNER_TEMP\}/image.tar\"$", run, re.M)
+               for run in build_runs)
+    assert not any(_credentials(s) for s in build["steps"]) and "id-token" not in str(build.get("permissions", ""))
+    uploads = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    downloads = [s for s in release["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert [u["with"]["name"] for u in uploads] == [d["with"]["name"] for d in downloads] == ["image"]
+    assert "build" in release["needs"]
+    promote = [run for run in _runs("release.yml", "release") if "-m release " in run]
+    assert promote == ['.venv/bin/python -m release promote --env "${ENVIRONMENT}" --image '
+                       '"${RUNNER_TEMP}/image/image.tar"']
+    assert not any(re.search(r"\bcurl\b", run) for run in _runs("release.yml", "release")), \
+        "the release verifies the app itself (release/verify.py): no check of its own in the YAML"

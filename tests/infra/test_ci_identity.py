@@ -215,6 +215,19 @@ def test_task_definitions_are_tagged_only_while_being_registered(bootstrap):
             ({"ecs:CreateAction": "RegisterTaskDefinition"}, {})] == [True, False]
 
 
+def test_the_release_may_mark_its_own_app_revisions_verified_and_set_no_other_tag(bootstrap):
+    from infra.config import VERIFIED_TAG
+
+    policy = _policy(bootstrap, "deploy-dev")
+    app, migrate = (f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/notes-dev-{family}:4" for family in ("app", "migrate"))
+    tagged = {"aws:TagKeys": [VERIFIED_TAG]}
+    assert [_allowed(policy, "ecs:TagResource", app, **tagged),
+            _allowed(policy, "ecs:TagResource", app, **{"aws:TagKeys": [VERIFIED_TAG, "environment"]}),
+            _allowed(policy, "ecs:TagResource", migrate, **tagged),
+            _allowed(policy, "ecs:TagResource", app.replace("notes-dev", "notes-prod"), **tagged)] == \
+        [True, False, False, False]
+
+
 @pytest.mark.parametrize("hours, allowed", [(2, True), (12, True), (1, False), (13, False)])
 def test_sessions_last_at_least_two_hours(tmp_path_factory, hours, allowed):
     if not allowed:

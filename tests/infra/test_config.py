@@ -370,7 +370,7 @@ def test_an_environment_serves_https_unless_it_is_http_only_by_name():
                                           r"True to serve plain HTTP \(dev only\)$"):
         EnvironmentConfig(name="stage")
     assert env().load_balancer.certificate_arn is None
-    https = env(load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="us-east-1")))
+    https = env(load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="us-east-1"), domain_name="notes.example.com"))
     assert https.load_balancer.certificate_region == "us-east-1"
 
 
@@ -392,8 +392,8 @@ def test_a_certificate_arn_that_is_not_an_acm_certificate_is_refused(arn):
 def test_a_certificate_from_another_region_is_refused():
     with pytest.raises(ConfigError, match=r"^load_balancer\.certificate_arn: is in 'eu-west-1', but a load balancer can "
                                           r"use only a certificate of its own region 'us-east-1'"):
-        env(load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="eu-west-1")))
-    assert env(region="eu-west-1", load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="eu-west-1")))
+        env(load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="eu-west-1"), domain_name="notes.example.com"))
+    assert env(region="eu-west-1", load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="eu-west-1"), domain_name="notes.example.com"))
 
 
 def test_the_deregistration_delay_must_be_shorter_than_the_stop_timeout():

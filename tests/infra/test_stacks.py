@@ -61,15 +61,27 @@ def test_each_environment_s_resources_are_in_its_region(env_stack):
 
 def test_stack_outputs_what_operators_need_and_never_a_secret_value(app_stack):
     outputs = app_stack.json["output"]
-    assert set(outputs) == {"app_url", "ecr_repository_url", "cluster_name", "service_name",
+    assert set(outputs) == {"app_url", "load_balancer_url", "ecr_repository_url", "cluster_name", "service_name",
                             "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id",
                             "database_endpoint", "database_secret_arn"}
     assert outputs["database_secret_arn"]["value"] == app_stack.ref(
         "aws_db_instance", "instance", "master_user_secret[0].secret_arn")
-    assert outputs["app_url"]["value"] == ("http://" if app_stack.config.load_balancer.http_only else "https://") + \
+    lb = app_stack.config.load_balancer
+    assert outputs["load_balancer_url"]["value"] == ("http://" if lb.http_only else "https://") + \
         app_stack.ref("aws_lb", "alb", "dns_name")
+    # Users arrive by the domain when there is one (its certificate never names the load balancer's DNS name).
+    assert outputs["app_url"]["value"] == (f"https://{lb.domain_name}" if lb.domain_name
+                                           else outputs["load_balancer_url"]["value"])
     values = json.dumps([o["value"] for o in outputs.values()]).lower()
     assert "password" not in values and "secret_string" not in values
+
+
+def test_the_release_s_verified_mark_is_ignored_by_terraform(env_stack):
+    """The release tags a revision it verified (release/aws.py mark_verified): not drift, never planned away."""
+    from infra.config import VERIFIED_TAG
+
+    (provider,) = env_stack.json["provider"]["aws"]
+    assert provider["ignore_tags"] == [{"keys": [VERIFIED_TAG]}]
 
 
 def test_resource_names_carry_project_and_environment(weakened):
@@ -84,7 +96,7 @@ def test_each_environment_s_resource_names_start_with_its_prefix(env_stack):
 
 def test_without_an_endpoint_override_the_provider_targets_real_aws_untouched(env_stack):
     (provider,) = env_stack.json["provider"]["aws"]
-    assert set(provider) == {"region", "default_tags"}
+    assert set(provider) == {"region", "default_tags", "ignore_tags"}
 
 
 def test_aws_endpoint_url_points_provider_and_backend_at_the_emulator(emulated):

@@ -11,9 +11,15 @@ setting the task's or the service's state on the emulator's model (`ecs_model`, 
 """
 from __future__ import annotations
 
+import hashlib
+import http.server
+import io
 import json
+import tarfile
+import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import pytest
@@ -26,6 +32,8 @@ from security.authorization import call_of, judge
 from tests.stacks import resolve_references
 from release.aws import AwsTarget
 from local import EMULATOR_BOTO
+from image.archive import Archive, read as read_archive
+from image.registry import Registry, RegistrySettings
 from release.model import Image
 from release.outputs import StackOutputs
 
@@ -57,6 +65,95 @@ def emu(emulator_requests):
         state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
         yield running
         state_manager.unset_transition(model_name="ecs::task")
+
+
+class App:
+    """The app where users arrive, for the emulator's tests (moto runs no containers): answers the release's
+    verification as the app would; `answers` sets what each request gets, `calls` records what was asked."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, dict]] = {}
+        self.calls: list[str] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                key = f"{self.command} {self.path}"
+                owner.calls.append(key)
+                status, body = owner.answers.get(key, (200, {"status": "ok"}))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    app = App()
+    yield app
+    app.server.shutdown()
+
+
+@pytest.fixture
+def site(app_server):
+    app_server.answers.clear()
+    app_server.calls.clear()
+    return app_server
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory):
+    """The registry that stands in for ECR's (moto serves none)."""
+    registry = Registry(RegistrySettings(workdir=tmp_path_factory.mktemp("registry-work")))
+    registry.start()
+    yield registry
+    registry.stop()
+
+
+def tiny_archive(path: Path, tag: str, content: str = "") -> Archive:
+    """A real OCI archive of a one-file image (what `python -m release build` writes, only smaller):
+    `content` changes its digest."""
+    def blob(data: bytes) -> tuple[str, bytes]:
+        return "sha256:" + hashlib.sha256(data).hexdigest(), data
+
+    layer_tar = io.BytesIO()
+    with tarfile.open(fileobj=layer_tar, mode="w") as layer:
+        data = (content or tag).encode()
+        info = tarfile.TarInfo("marker")
+        info.size = len(data)
+        layer.addfile(info, io.BytesIO(data))
+    layer_digest, layer_data = blob(layer_tar.getvalue())
+    diff_id = layer_digest
+    config_digest, config = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                                             "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode())
+    manifest_digest, manifest_data = blob(json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
+                    "size": len(layer_data)}]}).encode())
+    index = json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+        "size": len(manifest_data), "annotations": {"org.opencontainers.image.ref.name": tag}}]}).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in [("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'), ("index.json", index)] + [
+                (f"blobs/sha256/{d.split(':')[1]}", b) for d, b in
+                ((layer_digest, layer_data), (config_digest, config), (manifest_digest, manifest_data))]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return read_archive(path)
 
 
 def _clients(emu, credentials: dict):
@@ -176,7 +273,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(client) -> Stack:
+def stack(client, site) -> Stack:
     environment = f"t{uuid.uuid4().hex[:8]}"
     name = resource_prefix(BOOTSTRAP.ci.project, environment)
     ec2, ecs, ecr, logs = client("ec2"), client("ecs"), client("ecr"), client("logs")
@@ -203,7 +300,8 @@ def stack(client) -> Stack:
                        launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
                            "subnets": subnets, "securityGroups": [group], "assignPublicIp": "DISABLED"}})
     outputs = StackOutputs(cluster=name, service=f"{name}-app", migration_task_definition=migrate,
-                           subnets=tuple(subnets), security_group=group, repository_url=repository["repositoryUri"])
+                           subnets=tuple(subnets), security_group=group, repository_url=repository["repositoryUri"],
+                           load_balancer_url=site.url)
     STACKS.append(Stack(environment=environment, outputs=outputs, log_group=log_group, app_family=f"{name}-app",
                         old_task_definition=app))
     return STACKS[-1]
@@ -229,9 +327,9 @@ def target(client, deploy_client, stack) -> AwsTarget:
                         {"status": "ACTIVE", "taskDefinition": previous, "rolloutState": "COMPLETED"})
         stack.applied.append(image)
 
-    def push(tag: str, destination: str, auth: dict) -> str:
-        stack.pushed.append((tag, destination, auth))
-        return "sha256:" + "ab" * 32
+    def push(archive: Archive, destination: str, auth: dict) -> str:
+        stack.pushed.append((archive.tag, destination, auth))
+        return archive.digest
 
     return AwsTarget(environment="dev", outputs=stack.outputs, client=deploy_client, pusher=push, applier=apply)
 

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from release import flow
-from release.history import History
 from release.model import BadInput, ReleaseError
 from tests.stacks import without_action
+from release.aws import skopeo_pusher
 from tests.release.conftest import (LOG_PREFIX, an_image, ecs_model, finish_task, last_request, manifest,
-                                   release_denials, set_deployments)
+                                   release_denials, set_deployments, tiny_archive)
 
 FAST = flow.Timing(migration_timeout=60, rollout_timeout=60, poll=0)
 
@@ -174,7 +174,7 @@ def test_the_migration_log_is_streamed_into_the_output(client, stack, target, ca
 
 def test_a_failed_migration_leaves_the_service_untouched(client, stack, target, tmp_path):
     with pytest.raises(ReleaseError, match="exited with code 1"):
-        flow.release(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_ends_with(stack, 1))
+        flow.release(target, an_image(stack), FAST, sleep=_ends_with(stack, 1))
     assert (stack.applied, _service_task_definition(client, stack)) == ([], stack.old_task_definition)
 
 
@@ -189,7 +189,7 @@ def test_a_migration_that_exits_0_lets_the_release_deploy_the_image(client, stac
                 "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack),
                 "rolloutState": "COMPLETED"})
 
-    flow.release(target, image, History(tmp_path, "dev"), FAST, sleep=sleep)
+    flow.release(target, image, FAST, sleep=sleep)
     assert stack.applied == [image]
 
 
@@ -231,7 +231,7 @@ def _rolled_back(client, stack):
 
 def test_a_deployment_the_circuit_breaker_rolled_back_fails_loudly(client, stack, target, tmp_path):
     with pytest.raises(ReleaseError, match="ECS rolled the service back to .*circuit breaker: tasks failed to start"):
-        flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_rolled_back(client, stack))
+        flow.deploy(target, an_image(stack), FAST, sleep=_rolled_back(client, stack))
 
 
 def test_a_failed_rollout_names_only_its_own_stopped_tasks_not_an_earlier_ones(client, stack, target, tmp_path):
@@ -245,7 +245,7 @@ def test_a_failed_rollout_names_only_its_own_stopped_tasks_not_an_earlier_ones(c
     model.group = f"service:{stack.outputs.service}"
     finish_task(stack.outputs.cluster, earlier["taskArn"].rsplit("/", 1)[1], 137, reason="OutOfMemoryError an hour ago")
     with pytest.raises(ReleaseError) as failed:
-        flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=_rolled_back(client, stack))
+        flow.deploy(target, an_image(stack), FAST, sleep=_rolled_back(client, stack))
     assert "Task failed container health checks" in str(failed.value)
     assert "OutOfMemoryError an hour ago" not in str(failed.value)
 
@@ -263,76 +263,181 @@ def test_stopped_tasks_are_those_of_the_rollout_newest_first():
     assert found == ["by-deployment", "t7", "t6", "t5", "t4"][:STOPPED_TASKS_SHOWN]
 
 
-def test_a_rolled_back_deployment_is_not_recorded_as_deployed(client, stack, target, tmp_path):
-    history = History(tmp_path, "dev")
-    with pytest.raises(ReleaseError):
-        flow.deploy(target, an_image(stack), history, FAST, sleep=_rolled_back(client, stack))
-    assert not history.path.exists()
-
-
-def test_a_deployment_steady_on_the_new_task_definition_is_recorded(client, stack, target, tmp_path):
-    history = History(tmp_path, "dev")
-    image = an_image(stack)
-
-    def sleep(_seconds):
-        set_deployments(stack.outputs.cluster, stack.outputs.service, {
-            "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
-
-    flow.deploy(target, image, history, FAST, sleep=sleep)
-    history.record_deployed(an_image(stack, tag="next", digest="sha256:" + "99" * 32))
-    assert history.previous() == image
-
-
 def test_a_rollout_still_in_progress_at_the_timeout_fails_and_says_how_to_roll_back(stack, target, tmp_path):
     with pytest.raises(ReleaseError, match="did not reach a steady state .*python -m release rollback --env dev"):
-        flow.deploy(target, an_image(stack), History(tmp_path, "dev"), flow.Timing(rollout_timeout=0, poll=0),
+        flow.deploy(target, an_image(stack), flow.Timing(rollout_timeout=0, poll=0),
                     sleep=lambda _: None)
-
-
-def test_a_rollback_redeploys_the_image_released_before(client, stack, target, tmp_path):
-    history = History(tmp_path, "dev")
-    first, second = an_image(stack, "aaaaaaaaaaaa", "sha256:" + "11" * 32), an_image(stack, "bbbbbbbbbbbb", "sha256:" + "22" * 32)
-    history.record_deployed(first)
-    history.record_deployed(second)
-
-    def sleep(_seconds):
-        set_deployments(stack.outputs.cluster, stack.outputs.service, {
-            "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
-
-    assert (flow.rollback(target, history, FAST, sleep=sleep), stack.applied) == (first, [first])
-
-
-def test_a_rollback_with_no_earlier_release_is_refused(stack, target, tmp_path):
-    history = History(tmp_path, "dev")
-    history.record_deployed(an_image(stack))
-    with pytest.raises(BadInput, match="nothing to roll back to"):
-        flow.rollback(target, history, FAST)
-    assert stack.applied == []
 
 
 # -- the push ----------------------------------------------------------------------------------------------
 
-def test_the_push_authenticates_with_the_ecr_token_for_the_proxy_endpoint(client, stack, target):
+def test_the_push_authenticates_with_the_ecr_token_for_the_proxy_endpoint(client, stack, target, tmp_path):
     token = client("ecr").get_authorization_token()["authorizationData"][0]
-    image = target.push("0123456789ab")
+    archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
+    image = target.push(archive)
     host = token["proxyEndpoint"].removeprefix("https://")
     assert stack.pushed == [("0123456789ab", f"{host}/{stack.outputs.repository_name}:0123456789ab",
                              {"auths": {host: {"auth": token["authorizationToken"]}}})]
-    assert base64.b64decode(token["authorizationToken"]).startswith(b"AWS:") and image.digest == "sha256:" + "ab" * 32
+    assert base64.b64decode(token["authorizationToken"]).startswith(b"AWS:") and image.digest == archive.digest
 
 
-def test_the_push_goes_to_the_given_registry_with_the_same_token(client, stack, target):
-    target.registry = "127.0.0.1:5999"
-    target.push("0123456789ab")
-    assert list(stack.pushed[0][2]["auths"]) == ["127.0.0.1:5999"]
+def test_the_push_goes_to_the_given_registry_with_the_same_token(client, stack, target, tmp_path, local_registry):
+    target.registry = local_registry.address
+    target.push(tiny_archive(tmp_path / "image.tar", "0123456789ab"))
+    assert list(stack.pushed[0][2]["auths"]) == [local_registry.address]
 
 
-def test_a_tag_already_in_the_repository_is_refused_before_anything_is_pushed(client, stack, target):
+def test_a_tag_that_holds_other_content_is_refused_before_anything_is_pushed(client, stack, target, tmp_path):
     client("ecr").put_image(repositoryName=stack.outputs.repository_name, imageManifest=manifest(),
                             imageTag="0123456789ab")
-    with pytest.raises(BadInput, match=r"the tag 0123456789ab is already in .*\(tags are immutable\)"):
-        target.push("0123456789ab")
+    with pytest.raises(BadInput, match=r"the tag 0123456789ab in .* holds sha256:.*, not this archive's .*\(tags are "
+                       r"immutable\)"):
+        target.push(tiny_archive(tmp_path / "image.tar", "0123456789ab"))
     assert stack.pushed == []
+
+
+# -- build once, push by digest, re-run ----------------------------------------------------------------------
+
+def _real_pushes(target, local_registry):
+    """The target pushes with skopeo to the local registry; the returned list counts the copies."""
+    copies, copy = [], skopeo_pusher(registry_tls=False)
+    target.registry = local_registry.address
+    target.pusher = lambda archive, destination, auth: copies.append(destination) or copy(archive, destination, auth)
+    return copies
+
+
+@pytest.mark.integration
+def test_the_archive_is_pushed_by_digest_and_the_registry_serves_that_digest(stack, target, tmp_path, local_registry):
+    copies = _real_pushes(target, local_registry)
+    archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
+    image = target.push(archive)
+    assert image.digest == archive.digest == local_registry.digest(stack.outputs.repository_name, "0123456789ab")
+    assert len(copies) == 1
+
+
+@pytest.mark.integration
+def test_a_second_push_of_the_same_archive_reuses_it_without_copying(stack, target, tmp_path, local_registry, capsys):
+    copies = _real_pushes(target, local_registry)
+    archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
+    assert target.push(archive) == target.push(archive)
+    assert len(copies) == 1 and "already holds" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_an_archive_whose_tag_holds_another_image_is_refused(stack, target, tmp_path, local_registry):
+    copies = _real_pushes(target, local_registry)
+    target.push(tiny_archive(tmp_path / "a.tar", "0123456789ab", content="first build"))
+    with pytest.raises(BadInput, match="holds sha256:.*, not this archive's sha256:.*tags are immutable"):
+        target.push(tiny_archive(tmp_path / "b.tar", "0123456789ab", content="another build"))
+    assert len(copies) == 1
+
+
+def _steady(client, stack):
+    """A `sleep`: the migration task exits 0 and the service is steady on whatever it was last moved to."""
+    def sleep(_seconds):
+        for task_id in _task_ids(stack):
+            finish_task(stack.outputs.cluster, task_id, 0)
+        set_deployments(stack.outputs.cluster, stack.outputs.service, {
+            "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
+    return sleep
+
+
+@pytest.mark.integration
+def test_a_re_run_after_a_failed_deploy_resumes_without_pushing_again(client, stack, target, tmp_path, local_registry,
+                                                                     site):
+    copies = _real_pushes(target, local_registry)
+    archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
+    image = target.push(archive)
+    flow.migrate(target, image, FAST, sleep=_steady(client, stack))
+    with pytest.raises(ReleaseError, match="circuit breaker"):
+        flow.deploy(target, image, FAST, sleep=_rolled_back(client, stack))
+    # The same job again: the image is reused, the migration (a no-op) runs, the deployment and the check pass.
+    again = target.push(archive)
+    flow.release(target, again, FAST, sleep=_steady(client, stack))
+    assert (again, len(copies), stack.applied) == (image, 1, [image, image])
+    assert site.calls == ["GET /ready", "POST /ready/probe"]
+
+
+# -- what ran before: ECS's revisions, from any machine ---------------------------------------------------------
+
+def _released(client, stack, target, tmp_path, local_registry, *tags):
+    """Push and deploy each tag in turn (steady each time); return the images."""
+    _real_pushes(target, local_registry)
+    images = []
+    for tag in tags:
+        image = target.push(tiny_archive(tmp_path / f"{tag}.tar", tag))
+        flow.deploy(target, image, FAST, sleep=_steady(client, stack))
+        flow.verify(target, image, FAST)
+        images.append(image)
+    return images
+
+
+@pytest.mark.integration
+def test_status_lists_the_revisions_newest_first_with_their_digests(client, stack, target, tmp_path, local_registry):
+    first, second = _released(client, stack, target, tmp_path, local_registry, "aaaaaaaaaaaa", "bbbbbbbbbbbb")
+    history = target.releases()
+    assert [r.digest for r in history] == [second.digest, first.digest, ""]
+    assert [bool(r.verified) for r in history] == [True, True, False]
+    assert history[0].task_definition == _service_task_definition(client, stack)
+    assert target.image_by_digest(first.digest).tag == "aaaaaaaaaaaa"
+
+
+@pytest.mark.integration
+def test_a_rollback_finds_the_image_before_in_ecs_with_no_file_on_this_machine(client, stack, target, tmp_path,
+                                                                              local_registry, site):
+    first, second = _released(client, stack, target, tmp_path, local_registry, "aaaaaaaaaaaa", "bbbbbbbbbbbb")
+    assert not list(tmp_path.glob("**/*.json"))  # nothing recorded here: ECS and the repository are the record
+    back = flow.rollback(target, None, FAST, sleep=_steady(client, stack))
+    assert (back, stack.applied[-1]) == (first, first)
+    assert site.calls[-2:] == ["GET /ready", "POST /ready/probe"]
+
+
+@pytest.mark.integration
+def test_a_rollback_to_a_tag_or_digest_deploys_exactly_that(client, stack, target, tmp_path, local_registry):
+    first, second, third = _released(client, stack, target, tmp_path, local_registry, "aaaaaaaaaaaa", "bbbbbbbbbbbb",
+                                     "cccccccccccc")
+    assert flow.rollback(target, "aaaaaaaaaaaa", FAST, sleep=_steady(client, stack)) == first
+    assert flow.rollback(target, second.digest, FAST, sleep=_steady(client, stack)) == second
+    with pytest.raises(BadInput, match="holds no image dddddddddddd"):
+        flow.rollback(target, "dddddddddddd", FAST, sleep=_steady(client, stack))
+
+
+@pytest.mark.integration
+def test_a_revision_whose_rollout_failed_is_never_what_a_rollback_returns_to(client, stack, target, tmp_path,
+                                                                            local_registry):
+    first, second = _released(client, stack, target, tmp_path, local_registry, "aaaaaaaaaaaa", "bbbbbbbbbbbb")
+    broken = target.push(tiny_archive(tmp_path / "broken.tar", "cccccccccccc"))
+    with pytest.raises(ReleaseError, match="circuit breaker"):
+        flow.deploy(target, broken, FAST, sleep=_rolled_back(client, stack))
+    # ECS runs `second` again; the configuration names `broken`: rollback goes to the last verified image.
+    assert flow.rollback(target, None, FAST, sleep=_steady(client, stack)) == second
+
+
+def test_a_rollback_with_no_earlier_image_is_refused(client, stack, target):
+    # The service runs its first revision only (an image by tag, as the stack fixture registers it).
+    with pytest.raises(BadInput, match="nothing to roll back to"):
+        flow.rollback(target, None, FAST)
+    assert stack.applied == []
+
+
+# -- verify where users arrive -------------------------------------------------------------------------------
+
+def test_a_release_whose_probe_fails_fails_naming_the_request_and_how_to_roll_back(client, stack, target, site):
+    site.answers["POST /ready/probe"] = (500, {"status": "failing", "step": "read",
+                                              "reason": "UndefinedColumn: column notes.body does not exist"})
+    with pytest.raises(ReleaseError) as failed:
+        flow.release(target, an_image(stack), FAST, sleep=_steady(client, stack))
+    message = str(failed.value)
+    assert f"POST {site.url}/ready/probe answered 500" in message and "column notes.body does not exist" in message
+    assert "python -m release rollback --env dev" in message and failed.value.changed
+
+
+def test_a_release_whose_app_never_gets_ready_fails_after_the_wait(client, stack, target, site):
+    site.answers["GET /ready"] = (503, {"status": "unavailable"})
+    with pytest.raises(ReleaseError, match=r"GET .*/ready answered 503: .*unavailable.* \(\d+ attempts"):
+        flow.release(target, an_image(stack), flow.Timing(migration_timeout=60, rollout_timeout=60, poll=0,
+                                                          ready_timeout=0), sleep=_steady(client, stack))
+    assert "POST /ready/probe" not in site.calls
 
 
 def test_a_first_deploy_reads_the_cluster_and_service_the_apply_created(client, stack, target, tmp_path):
@@ -345,7 +450,7 @@ def test_a_first_deploy_reads_the_cluster_and_service_the_apply_created(client, 
         set_deployments(stack.outputs.cluster, stack.outputs.service, {
             "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack), "rolloutState": "COMPLETED"})
 
-    flow.deploy(target, an_image(stack), History(tmp_path, "dev"), FAST, sleep=sleep)
+    flow.deploy(target, an_image(stack), FAST, sleep=sleep)
     assert stack.applied == [an_image(stack)]
 
 

@@ -10,7 +10,8 @@ from release.model import BadInput
 OUTPUTS = {"cluster_name": "notes-dev", "service_name": "notes-dev-app",
            "migration_task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/notes-dev-migrate:1",
            "task_subnet_ids": "subnet-1,subnet-2", "task_security_group_id": "sg-1",
-           "ecr_repository_url": "123456789012.dkr.ecr.us-east-1.amazonaws.com/notes-dev/app"}
+           "ecr_repository_url": "123456789012.dkr.ecr.us-east-1.amazonaws.com/notes-dev/app",
+           "load_balancer_url": "http://notes-dev-123.us-east-1.elb.amazonaws.com"}
 
 
 def _never(*_):
@@ -25,14 +26,14 @@ def _outputs_file(tmp_path, **changes):
 
 
 def test_an_unknown_environment_is_refused_naming_the_known_ones(tmp_path, capsys):
-    code = main(["deploy", "--env", "staging", "--history", str(tmp_path)], target_factory=_never)
+    code = main(["deploy", "--env", "staging"], target_factory=_never)
     assert (code, capsys.readouterr().err.splitlines()[0]) == (
         2, "error: deploy staging: unknown environment 'staging': use one of dev, prod (infra/environments.py)")
 
 
 def test_a_missing_stack_output_is_refused_naming_it(tmp_path, capsys):
     outputs = _outputs_file(tmp_path, task_security_group_id=None)
-    code = main(["migrate", "--env", "dev", "--outputs", str(outputs), "--history", str(tmp_path)], target_factory=_never)
+    code = main(["migrate", "--env", "dev", "--outputs", str(outputs)], target_factory=_never)
     assert code == 2 and "lack task_security_group_id: deploy the environment's stack first" in capsys.readouterr().err
 
 
@@ -41,13 +42,44 @@ def test_a_missing_outputs_file_is_refused_saying_how_to_write_it(tmp_path, caps
     assert code == 2 and "write it with `terraform output -json >" in capsys.readouterr().err
 
 
-def test_a_deploy_before_any_push_is_refused_and_records_nothing(tmp_path, capsys):
+def test_a_deploy_of_a_commit_never_pushed_is_refused_saying_to_push_it(tmp_path, capsys, monkeypatch):
+    import release.__main__ as command
+
+    class Empty:
+        outputs = None
+        selector = "--env dev"
+
+        def find_image(self, tag):
+            return None
+
+    def factory(env, outputs):
+        Empty.outputs = outputs
+        return Empty()
+
+    monkeypatch.setattr(command, "commit_tag", lambda repo, allow_dirty=False: "0123456789ab")
     # Only the repository exists yet (a first deploy): deploy reads the rest after its apply.
     outputs = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
-    code = main(["deploy", "--env", "dev", "--outputs", str(outputs), "--history", str(tmp_path / "h")],
-                target_factory=lambda env, outputs: object())
-    assert (code, (tmp_path / "h").exists()) == (2, False)
-    assert "run `python -m release push --env dev` first" in capsys.readouterr().err
+    code = main(["deploy", "--env", "dev", "--outputs", str(outputs)], target_factory=factory)
+    assert code == 2 and "no image is tagged 0123456789ab" in (err := capsys.readouterr().err)
+    assert "push it first (`python -m release push --env dev`)" in err
+
+
+def test_promote_without_an_image_archive_is_refused(tmp_path, capsys):
+    code = main(["promote", "--env", "dev", "--outputs", str(_outputs_file(tmp_path))], target_factory=_never)
+    assert code == 2 and "promote copies a built image: give --image FILE" in capsys.readouterr().err
+
+
+def test_an_image_archive_that_is_not_one_is_refused_naming_the_file(tmp_path, capsys):
+    bogus = tmp_path / "image.tar"
+    bogus.write_text("not a tar")
+    code = main(["promote", "--env", "dev", "--image", str(bogus), "--outputs", str(_outputs_file(tmp_path))],
+                target_factory=_never)
+    assert code == 2 and f"{bogus} is not an OCI image archive" in capsys.readouterr().err
+
+
+def test_build_takes_no_environment(capsys):
+    code = main(["build", "--env", "dev"], target_factory=_never)
+    assert code == 2 and "build makes one image for every environment" in capsys.readouterr().err
 
 
 def test_a_push_to_the_emulator_without_a_local_registry_is_refused(tmp_path, monkeypatch, capsys):
@@ -64,14 +96,15 @@ def test_a_first_push_needs_only_the_repository_output(tmp_path, capsys):
         made.append(outputs)
         raise BadInput("stop here: this test pushes nothing")
 
-    main(["push", "--env", "dev", "--outputs", str(only_repository), "--history", str(tmp_path / "h")],
+    main(["push", "--env", "dev", "--outputs", str(only_repository)],
          target_factory=factory)
     assert [o.repository_url for o in made] == [OUTPUTS["ecr_repository_url"]]
 
 
-def test_a_deploy_of_a_tag_neither_recorded_nor_in_the_repository_is_refused(tmp_path, capsys):
+def test_a_deploy_of_a_tag_not_in_the_repository_is_refused(tmp_path, capsys):
     class NoImages:
         outputs = None
+        selector = "--env dev"
 
         def find_image(self, tag):
             return None
@@ -81,8 +114,7 @@ def test_a_deploy_of_a_tag_neither_recorded_nor_in_the_repository_is_refused(tmp
         return NoImages()
 
     only_repository = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
-    code = main(["deploy", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(only_repository),
-                 "--history", str(tmp_path / "h")], target_factory=factory)
+    code = main(["deploy", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(only_repository)], target_factory=factory)
     assert code == 2 and "no image is tagged aaaaaaaaaaaa in 123456789012.dkr.ecr" in capsys.readouterr().err
 
 
@@ -94,7 +126,7 @@ def test_a_push_from_a_tree_the_tag_rule_refuses_exits_2_with_its_words(tmp_path
         raise TagError("the git tree has 1 uncommitted change(s) (a.txt): ... or pass --allow-dirty")
 
     monkeypatch.setattr(command, "commit_tag", dirty)
-    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
+    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path))],
                 target_factory=lambda env, outputs: object())
     assert code == 2 and "1 uncommitted change(s) (a.txt)" in capsys.readouterr().err
 
@@ -103,17 +135,11 @@ def test_credentials_that_expire_mid_command_are_reported_as_expiry_naming_the_c
     """Not "AWS refused": a rollback whose session ended is a rollback that may still be running."""
     from botocore.exceptions import ClientError
 
-    history = tmp_path / "h"
-    history.mkdir()
-    (history / "dev.json").write_text(json.dumps({"pushed": [], "deployed": [
-        {"tag": "aaaaaaaaaaaa", "digest": "sha256:" + "a" * 64, "repository_url": OUTPUTS["ecr_repository_url"]},
-        {"tag": "bbbbbbbbbbbb", "digest": "sha256:" + "b" * 64, "repository_url": OUTPUTS["ecr_repository_url"]}]}))
-
     def expired(env, outputs):
         raise ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in the "
                                      "request is expired"}}, "DescribeServices")
 
-    code = main(["rollback", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(history)],
+    code = main(["rollback", "--env", "dev", "--outputs", str(_outputs_file(tmp_path))],
                 target_factory=expired)
     err = capsys.readouterr().err
     assert code == 1 and "error: rollback dev: the AWS credentials expired" in err and "may still be running" in err
@@ -126,8 +152,7 @@ def test_a_refusal_by_aws_is_still_reported_as_one(tmp_path, capsys):
     def denied(env, outputs):
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "RunTask")
 
-    code = main(["migrate", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(_outputs_file(tmp_path)),
-                 "--history", str(tmp_path / "h")], target_factory=denied)
+    code = main(["migrate", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(_outputs_file(tmp_path))], target_factory=denied)
     assert code == 1 and "error: migrate dev: AWS refused or could not be reached" in capsys.readouterr().err
 
 
@@ -136,13 +161,17 @@ def test_an_image_that_cannot_be_built_is_one_clean_message_not_a_traceback(tmp_
     import release.__main__ as command
     from image.build import ImageError
 
-    class Unbuildable:
-        def push(self, tag):
-            raise ImageError("debootstrap needs root to build the base image: run `sudo tools/setup.sh containers`")
+    class Unpushed:
+        def find_image(self, tag):
+            return None
+
+    def unbuildable(settings):
+        raise ImageError("debootstrap needs root to build the base image: run `sudo tools/setup.sh containers`")
 
     monkeypatch.setattr(command, "commit_tag", lambda repo, allow_dirty=False: "0123456789ab")
-    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path)), "--history", str(tmp_path / "h")],
-                target_factory=lambda env, outputs: Unbuildable())
+    monkeypatch.setattr(command, "build", unbuildable)
+    code = main(["push", "--env", "dev", "--outputs", str(_outputs_file(tmp_path))],
+                target_factory=lambda env, outputs: Unpushed())
     err = capsys.readouterr().err
     assert code == 1 and "error: push dev: the image could not be built or pushed: debootstrap needs root" in err
     assert "Traceback" not in err and "nothing was deployed" in err

@@ -11,6 +11,7 @@ Terraform itself (release/local.py's `terraform_applier`, run by CI after `make 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -21,12 +22,12 @@ import pytest
 
 from release import flow
 from release.__main__ import main as release_main
-from release.aws import REGISTERABLE, AwsTarget, buildah_pusher
-from release.history import History
+from release.aws import REGISTERABLE, AwsTarget, skopeo_pusher
 from release.local import LocalTarget
 from release.model import Image, ReleaseError
 from release.outputs import StackOutputs
-from image.build import ImageSettings
+from image import archive as archives
+from image.build import ImageSettings, build
 from tests.runner import emulated_service
 from tests.runner.local_system import Load, Up, started
 
@@ -47,6 +48,21 @@ def downgrade():
     op.drop_column("notes", "summary")
 '''
 FAILS = '    raise RuntimeError("migration 0002 fails on purpose")\n'
+# A migration that renames a column the code still reads: every check ECS makes passes, every read of a note fails.
+RENAME_BODY = '''"""A release test's migration: notes.body becomes notes.content (the code still reads body)."""
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+
+
+def upgrade():
+    op.alter_column("notes", "body", new_column_name="content")
+
+
+def downgrade():
+    op.alter_column("notes", "content", new_column_name="body")
+'''
 
 
 def ecs_applier(service: emulated_service.Service, environment_overrides: dict[str, str] | None = None):
@@ -76,20 +92,27 @@ class System:
         self.outputs = StackOutputs(cluster=service.cluster, service=service.name,
                                     migration_task_definition=f"{service.cluster}-migrate",
                                     repository_url=f"{emulated_service.ECR}/{service.repository}")
-        self.history = History(tmp / "releases", "local")
 
-    def app_with(self, migration: str | None) -> ImageSettings:
-        """A copy of the session's app/ with `migration` as versions/0002_*.py."""
+    def app_with(self, migration: str | None, *more: str) -> ImageSettings:
+        """A copy of the session's app/ with `migration` as versions/0002_*.py (and `more` as 0003_*.py ...)."""
         folder = self.tmp / f"app-{uuid.uuid4().hex[:6]}" / "app"
         shutil.copytree(self.image_settings.context, folder)
-        if migration is not None:
-            (folder / "migrations" / "versions" / "0002_add_summary.py").write_text(migration)
-        return ImageSettings(context=folder)
+        # Each build its own image (the same files would build the same digest, whatever the tag).
+        (folder / "release_test_build.py").write_text(f"BUILD = {uuid.uuid4().hex!r}\n")
+        for number, text in enumerate((migration, *more), start=2):
+            if text is not None:
+                (folder / "migrations" / "versions" / f"{number:04d}_release_test.py").write_text(text)
+        return dataclasses.replace(self.image_settings, context=folder)
 
-    def target(self, app: ImageSettings, overrides: dict[str, str] | None = None) -> LocalTarget:
+    def build(self, app: ImageSettings, tag: str) -> archives.Archive:
+        """`python -m release build` of `app`: the image, once, as an archive."""
+        chosen = dataclasses.replace(app, tag=tag)
+        return archives.export(build(chosen), self.tmp / f"{tag}.tar", chosen)
+
+    def target(self, overrides: dict[str, str] | None = None) -> LocalTarget:
         control = AwsTarget(environment="local", outputs=self.outputs, client=self.up.service.client,
-                            pusher=buildah_pusher(registry_tls=False, settings=app),
-                            applier=ecs_applier(self.up.service, overrides), registry=self.registry.address)
+                            pusher=skopeo_pusher(registry_tls=False), applier=ecs_applier(self.up.service, overrides),
+                            registry=self.registry.address)
         return LocalTarget(control=control, workdir=self.up.workdir)
 
     def columns(self) -> list[str]:
@@ -113,25 +136,30 @@ def system(emulator, app_image, registry, image_settings, podman_storage, tmp_pa
     service.client("ecr").create_repository(repositoryName=service.repository, imageTagMutability="IMMUTABLE")
     up = Up(service, app_image.registry, tmp_path_factory.mktemp("release"), "127.0.103", podman_storage)
     started(up.up("--migrate"))
-    first = Image(f"{emulated_service.ECR}/{service.repository}", app_image.tag, app_image.digest)
     made = System(up, registry, image_settings, tmp_path_factory.mktemp("release-tmp"))
-    made.history.record_deployed(first)
     yield made
     up.down()
 
 
-def test_a_failing_migration_exits_non_zero_with_its_log_and_changes_neither_tasks_nor_schema(system, capsys, tmp_path):
-    target = system.target(system.app_with(ADD_COLUMN.format(fail=FAILS)))
-    image = target.push(f"fails-{uuid.uuid4().hex[:6]}")
-    containers, columns, version, definition = (set(system.up.containers()), system.columns(),
-                                                system.schema_version(), system.task_definition())
+def _outputs_file(system, tmp_path) -> Path:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"cluster_name": system.outputs.cluster, "task_subnet_ids": "subnet-local",
                                    "migration_task_definition_arn": system.outputs.migration_task_definition,
-                                   "task_security_group_id": "sg-local"}))
+                                   "task_security_group_id": "sg-local",
+                                   "ecr_repository_url": system.outputs.repository_url,
+                                   "service_name": system.outputs.service, "load_balancer_url": system.up.url}))
+    return outputs
+
+
+def test_a_failing_migration_exits_non_zero_with_its_log_and_changes_neither_tasks_nor_schema(system, capsys, tmp_path):
+    target = system.target()
+    archive = system.build(system.app_with(ADD_COLUMN.format(fail=FAILS)), f"fails-{uuid.uuid4().hex[:6]}")
+    target.push(archive)
+    containers, columns, version, definition = (set(system.up.containers()), system.columns(),
+                                                system.schema_version(), system.task_definition())
     capsys.readouterr()
-    code = release_main(["migrate", "--env", "dev", "--tag", image.tag, "--outputs", str(outputs), "--poll", "0.5",
-                         "--history", str(tmp_path)], target_factory=lambda env, outs: target)
+    code = release_main(["migrate", "--env", "dev", "--image", str(archive.path), "--outputs",
+                         str(_outputs_file(system, tmp_path)), "--poll", "0.5"], target_factory=lambda env, outs: target)
     err = capsys.readouterr().err
     assert code == 1
     assert "migration 0002 fails on purpose" in err, "the migration's own log is in the output"
@@ -144,25 +172,35 @@ def test_a_failing_migration_exits_non_zero_with_its_log_and_changes_neither_tas
 
 def test_the_release_gate_never_applies_after_a_failed_migration(system):
     applied: list[Image] = []
-    target = system.target(system.app_with(ADD_COLUMN.format(fail=FAILS)))
+    target = system.target()
     target.control.applier = lambda environment, image: applied.append(image)
-    image = target.push(f"gate-{uuid.uuid4().hex[:6]}")
+    image = target.push(system.build(system.app_with(ADD_COLUMN.format(fail=FAILS)), f"gate-{uuid.uuid4().hex[:6]}"))
     with pytest.raises(ReleaseError) as failed:
-        flow.release(target, image, system.history, FAST)
+        flow.release(target, image, FAST)
     assert failed.value.changed is False
     assert applied == []
 
 
-def test_a_release_with_a_new_column_migrates_once_and_rolls_both_tasks_under_load_without_a_failed_request(system):
-    target = system.target(system.app_with(ADD_COLUMN.format(fail="")))
+def test_one_build_is_released_under_load_then_promoted_to_a_second_environment_with_the_same_digest(system, emulator):
+    """Build once (the archive), release it here with a new column under load (migrate once, both tasks rolled,
+    verified where users arrive), then push the same archive to another environment's repository and apply
+    it there (an emulator-only stack: moto runs no containers): both services pin one digest."""
+    target = system.target()
     before = set(system.up.containers())
     started_at = time.monotonic()
-    image = target.push(f"column-{uuid.uuid4().hex[:6]}")
+    archive = system.build(system.app_with(ADD_COLUMN.format(fail="")), f"column-{uuid.uuid4().hex[:6]}")
+    built_at = time.monotonic()
+    image = target.push(archive)
     pushed_at = time.monotonic()
     with Load(system.up.url) as load:
-        flow.release(target, image, system.history, FAST)
+        flow.migrate(target, image, FAST)
+        migrated_at = time.monotonic()
+        flow.deploy(target, image, FAST)
+        rolled_at = time.monotonic()
+        flow.verify(target, image, FAST)
     done = time.monotonic()
-    print(f"local release: push {pushed_at - started_at:.1f} s, migrate and roll {done - pushed_at:.1f} s; "
+    print(f"local release: build {built_at - started_at:.1f} s, push {pushed_at - built_at:.1f} s, migrate "
+          f"{migrated_at - pushed_at:.1f} s, roll {rolled_at - migrated_at:.1f} s, verify {done - rolled_at:.1f} s; "
           f"{len(load.results)} requests, {len(load.failures)} failed")
     assert load.failures == []
     assert len(load.results) > 100
@@ -170,19 +208,33 @@ def test_a_release_with_a_new_column_migrates_once_and_rolls_both_tasks_under_lo
     status = system.up.status()
     assert status["steady"] and {t["arn"] for t in status["tasks"]} == {system.task_definition()}
     assert not before & set(system.up.containers()), "both tasks were replaced"
-    assert system.history.previous().tag != image.tag
-    assert Image(**system.history._read()["deployed"][-1]) == image
+    assert target.releases()[0].verified, "the release marked the revision it verified"
+
+    second = emulated_service.create(emulator.endpoint, name=f"notes-second-{uuid.uuid4().hex[:4]}",
+                                     repository=f"second-{uuid.uuid4().hex[:4]}/app", tag="none", desired_count=1,
+                                     migrate_on_start=False)
+    promoted = AwsTarget(environment="second", client=second.client, pusher=skopeo_pusher(registry_tls=False),
+                         outputs=StackOutputs(cluster=second.cluster, service=second.name,
+                                              repository_url=f"{emulated_service.ECR}/{second.repository}"),
+                         applier=ecs_applier(second), registry=system.registry.address)
+    there = promoted.push(archive)
+    promoted.apply(there)
+    pinned = {c["image"].split("@")[1] for c in second.client("ecs").describe_task_definition(
+        taskDefinition=promoted.releases()[0].task_definition)["taskDefinition"]["containerDefinitions"]}
+    assert (there.digest, pinned) == (image.digest, {image.digest})
+    assert system.registry.digest(second.repository, archive.tag) == system.registry.digest(
+        system.outputs.repository_name, archive.tag) == archive.digest
 
 
 def test_a_deployment_whose_tasks_crash_is_rolled_back_by_the_circuit_breaker_and_the_release_fails(system):
     serving = system.task_definition()
     containers = set(system.up.containers())
     # DB_POOL_SIZE=0 is refused by the app's settings: every new task exits before it is healthy.
-    target = system.target(system.app_with(None), overrides={"DB_POOL_SIZE": "0"})
-    image = target.push(f"crash-{uuid.uuid4().hex[:6]}")
+    target = system.target(overrides={"DB_POOL_SIZE": "0"})
+    image = target.push(system.build(system.app_with(ADD_COLUMN.format(fail="")), f"crash-{uuid.uuid4().hex[:6]}"))
     with Load(system.up.url) as load:
         with pytest.raises(ReleaseError) as failed:
-            flow.deploy(target, image, system.history, FAST)
+            flow.deploy(target, image, FAST)
     message = str(failed.value)
     assert "rolled the service back" in message and "circuit breaker" in message
     assert "exit code" in message, "the stopped tasks' exit codes are named"
@@ -193,14 +245,67 @@ def test_a_deployment_whose_tasks_crash_is_rolled_back_by_the_circuit_breaker_an
     assert serving in {t["arn"] for t in system.up.status()["tasks"]}
 
 
-def test_rollback_redeploys_the_previous_image_and_waits_until_steady_on_it(system):
-    target = system.target(system.app_with(None))
-    last = system.history._read()["deployed"][-1]
-    previous = system.history.previous()
-    assert previous.tag != last["tag"]
-    back = flow.rollback(target, system.history, FAST)
-    assert back == previous
+class Killed(BaseException):
+    """What the release process sees of a SIGKILL from the outside: nothing after this point runs."""
+
+
+def test_a_release_killed_during_the_rollout_and_run_again_finishes_with_no_failed_request(system):
+    target = system.target()
+    archive = system.build(system.app_with(ADD_COLUMN.format(fail="")), f"rerun-{uuid.uuid4().hex[:6]}")
+    polls = []
+
+    def killed_after_a_few_polls(seconds):
+        polls.append(seconds)
+        if len(polls) == 3:
+            raise Killed()
+        time.sleep(seconds)
+
+    with Load(system.up.url) as load:
+        image = target.push(archive)
+        flow.migrate(target, image, FAST)
+        with pytest.raises(Killed):
+            flow.deploy(target, image, FAST, sleep=killed_after_a_few_polls)
+        # The job again, from the start: the image is reused, the migration is a no-op, the rollout completes.
+        again = target.push(archive)
+        flow.release(target, again, FAST)
+    assert again == image and load.failures == [] and len(load.results) > 50
     images = {c["image"] for c in system.up.service.client("ecs").describe_task_definition(
         taskDefinition=system.task_definition())["taskDefinition"]["containerDefinitions"]}
-    assert images == {previous.pinned}
-    assert system.up.status()["steady"]
+    assert images == {image.pinned} and system.up.status()["steady"]
+
+
+def test_rollback_from_a_fresh_checkout_redeploys_the_last_verified_image_before_and_verifies_it(system):
+    """A new target (nothing of the releases above in memory or on disk): ECS's revisions are the record."""
+    target = system.target()
+    history = target.releases()
+    current = history[0]
+    expected = next(r for r in history[1:] if r.verified and r.digest and r.digest != current.digest)
+    with Load(system.up.url) as load:
+        back = flow.rollback(target, None, FAST)
+    assert back.digest == expected.digest and load.failures == []
+    images = {c["image"] for c in system.up.service.client("ecs").describe_task_definition(
+        taskDefinition=system.task_definition())["taskDefinition"]["containerDefinitions"]}
+    assert images == {back.pinned} and system.up.status()["steady"]
+
+
+def test_a_release_whose_code_reads_a_column_its_migration_renamed_fails_at_verify_naming_the_request(
+        system, capsys, tmp_path):
+    """Steady is not working: ECS's checks all pass (the tasks start, /health answers), every read of a note fails."""
+    target = system.target()
+    archive = system.build(system.app_with(ADD_COLUMN.format(fail=""), RENAME_BODY), f"rename-{uuid.uuid4().hex[:6]}")
+    target.push(archive)
+    outputs = _outputs_file(system, tmp_path)
+    capsys.readouterr()
+    try:
+        code = release_main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(outputs),
+                             "--poll", "0.5"], target_factory=lambda env, outs: target)
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert f"POST {target.endpoint().shown}/ready/probe answered 500" in err and "UndefinedColumn" in err
+        assert "python -m release rollback" in err and "done" not in err.splitlines()[-1]
+        assert not target.releases()[0].verified, "a release that failed its check is never a rollback target"
+    finally:
+        # Put the schema back for whatever runs next on this system.
+        if "content" in system.columns():
+            system.up.database().sql("ALTER TABLE notes RENAME COLUMN content TO body; "
+                                     "UPDATE alembic_version SET version_num = '0002'", database="app")

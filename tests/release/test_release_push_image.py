@@ -1,43 +1,36 @@
-"""The real push path of the AWS target on one machine: runner/image.py builds app/, buildah pushes it with
-the auth file made from the emulator's ECR token to the local registry (moto serves no registry), and the
-digest recorded is the one the registry serves for the commit's tag."""
+"""Build once, push by digest: the real build of app/ written to an OCI archive (`python -m release build`), then
+copied with skopeo into two environments' repositories (the local registry stands in for ECR: moto serves none),
+which both serve exactly the archive's digest. The repositories' auth file comes from the emulator's ECR token."""
 from __future__ import annotations
+
+import json
 
 import pytest
 
-from release.aws import buildah_pusher
-from image.registry import Registry, RegistrySettings
-
-
-@pytest.fixture
-def local_registry(tmp_path):
-    registry = Registry(RegistrySettings(workdir=tmp_path / "registry-work"))
-    registry.start()
-    yield registry
-    registry.stop()
+from release.__main__ import main
+from release.aws import skopeo_pusher
+from image.archive import read
+from tests.release.conftest import DEPLOY_ENV
 
 
 @pytest.mark.integration
-def test_the_pushed_digest_is_what_the_registry_serves_for_the_tag(stack, target, local_registry):
-    target.registry = local_registry.address
-    target.pusher = buildah_pusher(registry_tls=False)
-    image = target.push("0123456789ab")
-    assert image.digest == local_registry.digest(stack.outputs.repository_name, "0123456789ab")
+def test_one_build_is_pushed_to_two_repositories_under_one_digest(emu, stack, target, local_registry, tmp_path,
+                                                                  monkeypatch, capsys):
+    archive_path = tmp_path / "image.tar"
+    assert main(["build", "--output", str(archive_path), "--allow-dirty"]) == 0
+    archive = read(archive_path)
+    assert f"built {archive.tag}: {archive.digest}" in capsys.readouterr().err
 
-
-@pytest.mark.integration
-def test_the_push_command_records_what_it_pushed(emu, stack, local_registry, tmp_path, monkeypatch):
-    import json
-
-    from release.__main__ import main
-
-    from tests.release.conftest import DEPLOY_ENV
-
+    target.registry, target.pusher = local_registry.address, skopeo_pusher(registry_tls=False)
+    first = target.push(archive)
+    # A second environment's repository, pushed by the command as CI runs it.
     for key, value in {"AWS_ENDPOINT_URL": emu.endpoint, **DEPLOY_ENV}.items():
         monkeypatch.setenv(key, value)
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"ecr_repository_url": {"value": stack.outputs.repository_url}}))
-    code = main(["push", "--env", "dev", "--outputs", str(outputs), "--registry", local_registry.address,
-                 "--allow-dirty", "--history", str(tmp_path / "history")])
-    (pushed,) = json.loads((tmp_path / "history" / "dev.json").read_text())["pushed"]
-    assert code == 0 and pushed["digest"] == local_registry.digest(stack.outputs.repository_name, pushed["tag"])
+    second_repository = stack.outputs.repository_url.replace("/app", "/app-copy")
+    outputs.write_text(json.dumps({"ecr_repository_url": {"value": second_repository}}))
+    code = main(["push", "--env", "dev", "--image", str(archive_path), "--outputs", str(outputs), "--registry",
+                 local_registry.address])
+    served = {local_registry.digest(name, archive.tag) for name in
+              (stack.outputs.repository_name, second_repository.split("/", 1)[1])}
+    assert (code, first.digest, served) == (0, archive.digest, {archive.digest})

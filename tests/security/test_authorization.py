@@ -125,3 +125,14 @@ def test_judge_names_the_call_the_arn_and_the_role_and_forgives_only_the_tolerat
                            f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/notes-prod/notes-prod-app "
                            "[aws:ResourceTag/environment=dev, aws:ResourceTag/project=notes] -> deploy:dev: "
                            "no statement allows it")
+
+
+def test_a_request_that_sets_tags_supplies_their_keys_and_values_as_condition_keys():
+    arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/notes-dev-app:4"
+    call = call_of(ecs("TagResource", resourceArn=arn, tags=[{"key": "release:verified", "value": "2026-12-07"},
+                                                             {"key": "owner", "value": "me"}]), "deploy")
+    (check,) = checks_of(call, TAGS)
+    assert (check.action, check.context["aws:TagKeys"], check.context["aws:RequestTag/owner"]) == (
+        "ecs:TagResource", ["release:verified", "owner"], "me")
+    untagged = call_of(ecs("ListTaskDefinitions", familyPrefix="notes-dev-app"), "deploy")
+    assert all("aws:TagKeys" not in c.context for c in checks_of(untagged, TAGS))

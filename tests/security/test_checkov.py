@@ -87,7 +87,8 @@ def test_an_entry_with_a_condition_covers_a_stack_only_while_its_settings_hold()
                 when=(("load_balancer.http_only", True),))
     found = Finding("CKV_AWS_2", "aws_lb_listener.load-balancer_http_1A2B3C4D", "")
     plain = _app("staging", http_only=True)
-    secure = _app("staging", certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/abc")
+    secure = _app("staging", certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/abc",
+                  domain_name="notes.example.com")
     # THEN it explains the finding only where the setting makes it true
     assert skip.covers(plain, found) and not skip.covers(secure, found)
 
