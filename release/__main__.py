@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -24,6 +25,12 @@ EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
 COMMANDS = ("build", "push", "migrate", "deploy", "promote", "release", "rollback", "status")
 DEFAULT_ARCHIVE = ROOT / ".release" / "image.tar"
+# ECR's image tag rule (as infra/config.py's service.image_tag), and a manifest digest.
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# Which command takes which option (the others refuse it rather than ignore it).
+ONLY_FOR = {"image": ("push", "migrate", "deploy", "promote"), "output": ("build",), "to": ("rollback",),
+            "tag": ("migrate", "deploy")}
 
 
 def known_environments() -> dict:
@@ -51,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
                    "but build")
     p.add_argument("--image", type=Path, help="the image archive `build` wrote: push/promote copy exactly it, "
                    "migrate/deploy use its digest (default for build's --output)")
-    p.add_argument("--output", type=Path, default=DEFAULT_ARCHIVE,
+    p.add_argument("--output", type=Path,
                    help=f"build: where to write the image archive (default {DEFAULT_ARCHIVE.relative_to(ROOT)})")
     p.add_argument("--outputs", type=Path, help="the stack's outputs as JSON (`terraform output -json`); "
                    "default: ask Terraform in cdktf.out/stacks/ENV")
@@ -91,7 +98,23 @@ def _build(args: argparse.Namespace, output: Path) -> archives.Archive:
     return archive
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    for option, commands in ONLY_FOR.items():
+        if getattr(args, option) is not None and args.command not in commands:
+            raise BadInput(f"--{option} is for {' and '.join(commands)}, not {args.command}")
+    if args.tag is not None and not TAG.fullmatch(args.tag):
+        raise BadInput(f"--tag {args.tag!r} is not an image tag: 1-128 of A-Z a-z 0-9 _ . -, not starting with . or -")
+    if args.to is not None and not (TAG.fullmatch(args.to) or DIGEST.fullmatch(args.to)):
+        raise BadInput(f"--to {args.to!r} is neither an image tag (1-128 of A-Z a-z 0-9 _ . -) nor a digest "
+                       "(sha256: and 64 of 0-9 a-f)")
+    if args.command == "build":
+        args.output = args.output or DEFAULT_ARCHIVE
+        if args.output.is_dir():
+            raise BadInput(f"--output {args.output} is a folder: give the archive's file name (e.g. {args.output}/image.tar)")
+
+
 def run(args: argparse.Namespace, target_factory=None) -> None:
+    _check_options(args)
     if args.command == "build":
         if args.env or args.local:
             raise BadInput("build makes one image for every environment: leave --env and --local out")

@@ -396,6 +396,26 @@ def test_a_certificate_from_another_region_is_refused():
     assert env(region="eu-west-1", load_balancer=LoadBalancerConfig(certificate_arn=CERT.format(region="eu-west-1"), domain_name="notes.example.com"))
 
 
+def test_a_certificate_needs_the_domain_name_it_is_for():
+    with pytest.raises(ConfigError, match=r"^load_balancer\.domain_name: is required with certificate_arn: the name the "
+                                          r"certificate is for"):
+        LoadBalancerConfig(certificate_arn=CERT.format(region="us-east-1"))
+
+
+@pytest.mark.parametrize("name", ["Notes.example.com", "notes.example.com.", "*.example.com", "localhost",
+                                  "notes..example.com", "-notes.example.com", "notes-.example.com", "notes.example.123",
+                                  "notes example.com", "nötes.example.com", "a" * 64 + ".example.com",
+                                  ".".join(["abcdefghi"] * 26) + ".com", "https://notes.example.com", ""])
+def test_a_domain_name_that_is_not_a_host_name_is_refused(name):
+    with pytest.raises(ConfigError, match=r"^load_balancer\.domain_name: .* is not a host name: dot-separated labels"):
+        LoadBalancerConfig(http_only=True, domain_name=name)
+
+
+@pytest.mark.parametrize("name", ["notes.example.com", "a.b.co", "x1.notes-eu.example.io", "a" * 63 + ".example.com"])
+def test_a_host_name_is_a_domain_name(name):
+    assert LoadBalancerConfig(http_only=True, domain_name=name).domain_name == name
+
+
 def test_the_deregistration_delay_must_be_shorter_than_the_stop_timeout():
     lb = LoadBalancerConfig(http_only=True, deregistration_delay_seconds=30)
     assert env(load_balancer=lb, service=ServiceConfig(stop_timeout_seconds=31))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 from release.__main__ import main
 from release.model import BadInput
@@ -175,3 +177,22 @@ def test_an_image_that_cannot_be_built_is_one_clean_message_not_a_traceback(tmp_
     err = capsys.readouterr().err
     assert code == 1 and "error: push dev: the image could not be built or pushed: debootstrap needs root" in err
     assert "Traceback" not in err and "nothing was deployed" in err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["rollback", "--env", "dev", "--to", "sha256:xyz"], "--to 'sha256:xyz' is neither an image tag"),
+    (["rollback", "--env", "dev", "--to", "../etc"], "--to '../etc' is neither an image tag"),
+    (["deploy", "--env", "dev", "--tag=-rf"], "--tag '-rf' is not an image tag"),
+    (["deploy", "--env", "dev", "--tag", "a" * 129], "is not an image tag: 1-128"),
+    (["deploy", "--env", "dev", "--to", "aaaaaaaaaaaa"], "--to is for rollback, not deploy"),
+    (["rollback", "--env", "dev", "--image", "image.tar"], "--image is for push and migrate and deploy and promote"),
+    (["promote", "--env", "dev", "--output", "x.tar"], "--output is for build, not promote"),
+    (["status", "--env", "dev", "--tag", "aaaaaaaaaaaa"], "--tag is for migrate and deploy, not status"),
+])
+def test_options_a_command_does_not_take_or_malformed_are_refused_before_anything(argv, said, capsys):
+    assert main(argv, target_factory=_never) == 2 and said in capsys.readouterr().err
+
+
+def test_build_into_a_folder_is_refused_naming_a_file_to_give(tmp_path, capsys):
+    assert main(["build", "--output", str(tmp_path)], target_factory=_never) == 2
+    assert f"--output {tmp_path} is a folder" in capsys.readouterr().err
