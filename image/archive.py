@@ -22,6 +22,7 @@ from image.build import Buildah, BuiltImage, ImageError, ImageSettings, require
 from local.progress import step
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # a registry's (and ECR's) tag rule
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
@@ -59,11 +60,15 @@ def read(path: Path) -> Archive:
     except (tarfile.TarError, KeyError, OSError, ValueError) as error:
         raise ImageError(f"{path} is not an OCI image archive ({error}): write one with "
                          f"`python -m release build --output {path}`") from None
-    manifests = (index or {}).get("manifests") or []
+    if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
+        raise ImageError(f"{path} is not an OCI image archive (its index.json is not an image index): write one with "
+                         f"`python -m release build --output {path}`")
+    manifests = index.get("manifests") or []
     if len(manifests) != 1:
         raise ImageError(f"{path} holds {len(manifests)} images, not one: write it with `python -m release build`")
-    digest, tag = manifests[0].get("digest", ""), (manifests[0].get("annotations") or {}).get(REF_NAME, "")
-    if not DIGEST.fullmatch(digest) or not tag:
+    entry = manifests[0] if isinstance(manifests[0], dict) else {}
+    digest, tag = entry.get("digest", ""), (entry.get("annotations") or {}).get(REF_NAME, "")
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest) or not isinstance(tag, str) or not TAG.fullmatch(tag):
         raise ImageError(f"{path}'s index names no sha256 digest and tag ({manifests[0]}): write it with "
                          "`python -m release build`")
     return Archive(path=path, tag=tag, digest=digest)
