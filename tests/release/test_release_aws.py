@@ -458,3 +458,47 @@ def test_an_image_pushed_from_another_machine_is_found_in_the_repository_by_tag(
     pushed = client("ecr").put_image(repositoryName=stack.outputs.repository_name, imageManifest=manifest(),
                                      imageTag="aaaaaaaaaaaa")["image"]["imageId"]["imageDigest"]
     assert (target.find_image("aaaaaaaaaaaa").digest, target.find_image("bbbbbbbbbbbb")) == (pushed, None)
+
+
+# -- the workflow's command, as CI runs it --------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_the_promote_command_ci_runs_pushes_migrates_deploys_and_verifies_then_resumes_when_run_again(
+        client, stack, target, tmp_path, local_registry, site, capsys):
+    """`python -m release promote --env ENV --image FILE` (.github/workflows/release.yml), on the emulator: a thread
+    plays ECS (the migration task exits 0, the rollout completes) while the command polls."""
+    import threading
+
+    from release.__main__ import main
+
+    copies = _real_pushes(target, local_registry)
+    archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"cluster_name": stack.outputs.cluster, "service_name": stack.outputs.service,
+                                   "migration_task_definition_arn": stack.outputs.migration_task_definition,
+                                   "task_subnet_ids": ",".join(stack.outputs.subnets),
+                                   "task_security_group_id": stack.outputs.security_group,
+                                   "ecr_repository_url": stack.outputs.repository_url,
+                                   "load_balancer_url": stack.outputs.load_balancer_url}))
+    playing, ecs = threading.Event(), _steady(client, stack)
+
+    def play():
+        while not playing.wait(0.2):
+            ecs(0)
+
+    argv = ["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(outputs), "--poll", "0.2"]
+    runs = []
+    for _ in range(2):
+        player = threading.Thread(target=play)
+        player.start()
+        try:
+            runs.append((main(argv, target_factory=lambda env, outs: target), capsys.readouterr().err))
+        finally:
+            playing.set()
+            player.join()
+            playing.clear()
+    (first, said_first), (again, said_again) = runs
+    assert (first, again, len(copies)) == (0, 0, 1), said_first + said_again
+    assert "already holds" in said_again and "promote dev: done" in said_again
+    assert site.calls == ["GET /ready", "POST /ready/probe"] * 2
+    assert [r.digest for r in target.releases()[:2]] == [archive.digest] * 2 and target.releases()[0].verified
