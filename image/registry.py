@@ -152,27 +152,24 @@ def manifest_digest(address: str, repository: str, tag: str) -> str | None:
     """The digest the registry at `address` serves for repository:tag, or None when it has no such tag."""
     request = urllib.request.Request(f"http://{address}/v2/{repository}/manifests/{tag}", method="HEAD",
                                      headers={"Accept": MANIFEST_TYPES})
-    try:
-        with _direct().open(request, timeout=10) as response:
-            return response.headers["Docker-Content-Digest"]
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return None
-        raise RegistryError(f"the registry at {address} answered {error.code} for {repository}:{tag}") from None
-    except OSError as error:
-        raise RegistryError(f"the registry at {address} does not answer ({error}): "
-                            "restart it with `python -m image.registry stop` then `start`") from None
+    return _ask(address, request, f"{repository}:{tag}", lambda response: response.headers["Docker-Content-Digest"])
 
 
 def registry_request(address: str, path: str) -> str | None:
     """GET `path` of the registry API at `address`: the body, or None when it answers 404."""
+    return _ask(address, urllib.request.Request(f"http://{address}{path}"), path,
+                lambda response: response.read().decode())
+
+
+def _ask(address: str, request: urllib.request.Request, what: str, answer):
+    """`answer(response)` of the request, None on 404; RegistryError naming `what` otherwise."""
     try:
-        with _direct().open(f"http://{address}{path}", timeout=10) as response:
-            return response.read().decode()
+        with _direct().open(request, timeout=10) as response:
+            return answer(response)
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return None
-        raise RegistryError(f"the registry at {address} answered {error.code} for {path}") from None
+        raise RegistryError(f"the registry at {address} answered {error.code} for {what}") from None
     except OSError as error:
         raise RegistryError(f"the registry at {address} does not answer ({error}): "
                             "restart it with `python -m image.registry stop` then `start`") from None
