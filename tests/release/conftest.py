@@ -29,6 +29,7 @@ from emulator.record import read
 from infra.config import resource_prefix
 from infra.environments import BOOTSTRAP
 from security.authorization import call_of, judge
+from tests.http_stand_in import answer_json
 from tests.stacks import resolve_references
 from release.aws import AwsTarget
 from local import EMULATOR_BOTO
@@ -80,13 +81,7 @@ class App:
             def _answer(self) -> None:
                 key = f"{self.command} {self.path}"
                 owner.calls.append(key)
-                status, body = owner.answers.get(key, (200, {"status": "ok"}))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, *owner.answers.get(key, (200, {"status": "ok"})))
 
             do_GET = do_POST = _answer
 

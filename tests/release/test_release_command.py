@@ -20,6 +20,22 @@ def _never(*_):
     raise AssertionError("no target may be made for refused input")
 
 
+class _WithoutImages:
+    """A target whose repository holds no image."""
+
+    selector = "--env dev"
+
+    def __init__(self, outputs) -> None:
+        self.outputs = outputs
+
+    def find_image(self, tag):
+        return None
+
+
+def _without_images(env, outputs):
+    return _WithoutImages(outputs)
+
+
 def _outputs_file(tmp_path, **changes):
     path = tmp_path / "outputs.json"
     values = {k: v for k, v in {**OUTPUTS, **changes}.items() if v is not None}
@@ -47,21 +63,10 @@ def test_a_missing_outputs_file_is_refused_saying_how_to_write_it(tmp_path, caps
 def test_a_deploy_of_a_commit_never_pushed_is_refused_saying_to_push_it(tmp_path, capsys, monkeypatch):
     import release.__main__ as command
 
-    class Empty:
-        outputs = None
-        selector = "--env dev"
-
-        def find_image(self, tag):
-            return None
-
-    def factory(env, outputs):
-        Empty.outputs = outputs
-        return Empty()
-
     monkeypatch.setattr(command, "commit_tag", lambda repo, allow_dirty=False: "0123456789ab")
     # Only the repository exists yet (a first deploy): deploy reads the rest after its apply.
     outputs = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
-    code = main(["deploy", "--env", "dev", "--outputs", str(outputs)], target_factory=factory)
+    code = main(["deploy", "--env", "dev", "--outputs", str(outputs)], target_factory=_without_images)
     assert code == 2 and "no image is tagged 0123456789ab" in (err := capsys.readouterr().err)
     assert "push it first (`python -m release push --env dev`)" in err
 
@@ -104,19 +109,9 @@ def test_a_first_push_needs_only_the_repository_output(tmp_path, capsys):
 
 
 def test_a_deploy_of_a_tag_not_in_the_repository_is_refused(tmp_path, capsys):
-    class NoImages:
-        outputs = None
-        selector = "--env dev"
-
-        def find_image(self, tag):
-            return None
-
-    def factory(env, outputs):
-        NoImages.outputs = outputs
-        return NoImages()
-
     only_repository = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k != "ecr_repository_url"})
-    code = main(["deploy", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(only_repository)], target_factory=factory)
+    code = main(["deploy", "--env", "dev", "--tag", "aaaaaaaaaaaa", "--outputs", str(only_repository)],
+                target_factory=_without_images)
     assert code == 2 and "no image is tagged aaaaaaaaaaaa in 123456789012.dkr.ecr" in capsys.readouterr().err
 
 

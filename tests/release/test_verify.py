@@ -4,7 +4,6 @@ the domain it fails TLS, as a check of `https://<ALB DNS name>` fails against a 
 from __future__ import annotations
 
 import http.server
-import json
 import ssl
 import subprocess
 import threading
@@ -12,6 +11,7 @@ import threading
 import pytest
 
 from release.verify import Endpoint, VerifyError, check
+from tests.http_stand_in import answer_json
 
 DOMAIN = "notes.example.test"
 
@@ -36,11 +36,7 @@ def load_balancer(certificate):
     class Handler(http.server.BaseHTTPRequestHandler):
         def _answer(self):
             seen["requests"].append((self.command, self.path, self.headers["Host"]))
-            body = json.dumps({"status": "ok"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, 200, {"status": "ok"})
 
         do_GET = do_POST = _answer
 

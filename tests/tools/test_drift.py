@@ -29,6 +29,7 @@ import yaml
 from emulator import Emulator
 from local import EMULATOR_BOTO, EMULATOR_ENV
 from tools import mirror
+from tests.http_stand_in import answer_json
 from tools.drift import BODY_CHARS, DriftError, GitHub, drifted, ignored_attributes, report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,12 +114,7 @@ class FakeGitHub:
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, status, body)
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
