@@ -721,6 +721,50 @@ def apply_ecs_run_task_fargate() -> None:
 
     backend._calculate_task_resource_requirements = staticmethod(requirements)
 
+
+# ---------------------------------------------------------------------------
+# m. ELBv2 CreateListener on a port that already has a listener
+#
+# Real AWS (ELBv2 API reference, CreateListener): "This operation is
+# idempotent, which means that it completes at most one time. If you attempt to
+# create multiple listeners with the same settings, each call succeeds", and
+# returns the one listener; a listener on that port with other settings is
+# DuplicateListener.  The provider retries a CreateListener whose answer it did
+# not get in time (max_retries), so the retry must find the first listener.
+# moto 5.2.5: checks `port in balancer.listeners`, a dict keyed by ARN, so the
+# check never fires: a retried call makes a second listener on the same port
+# (seen in CI on a busy 2-core machine: two port-80 listeners).
+# ---------------------------------------------------------------------------
+PATCH_ELBV2_LISTENER_PORT = "m-elbv2-one-listener-per-port"
+
+
+def _listener_settings(protocol: Any, ssl_policy: Any, certificate: Any, actions: list[Any]) -> tuple[Any, ...]:
+    return ((protocol or "").upper(), ssl_policy, certificate,
+            json.dumps([action.data for action in actions], sort_keys=True, default=str))
+
+
+@patch(PATCH_ELBV2_LISTENER_PORT, requires=(
+    "moto.elbv2.models:ELBv2Backend.create_listener", "moto.elbv2.models:FakeAction",
+    "moto.elbv2.exceptions:DuplicateListenerError"))
+def apply_elbv2_listener_port() -> None:
+    from moto.elbv2 import exceptions, models
+
+    @wrap(models.ELBv2Backend, "create_listener")
+    def create_listener(original: Callable[..., Any], self: Any, load_balancer_arn: str, protocol: str, port: Any,
+                        ssl_policy: str, certificate: str | None, actions: list[dict[str, Any]],
+                        *args: Any, **kwargs: Any) -> Any:
+        balancer = self.load_balancers.get(load_balancer_arn)
+        same_port = [listener for listener in (balancer.listeners.values() if balancer else ())
+                     if str(listener.port) == str(port)]
+        if same_port:
+            asked = _listener_settings(protocol, ssl_policy, certificate, [models.FakeAction(a) for a in actions])
+            held = same_port[0]
+            if _listener_settings(held.protocol, held.ssl_policy, held.certificate, held.default_actions) == asked:
+                return held
+            raise exceptions.DuplicateListenerError()
+        return original(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs)
+
+
 def apply_all() -> list[str]:
     """Check moto's version, then apply every patch (idempotent). Returns the patch names."""
     check_moto_version()

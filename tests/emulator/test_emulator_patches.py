@@ -156,12 +156,13 @@ def test_iam_backends_created_before_the_emulator_started_get_the_aws_managed_po
 
 # the patch mechanism
 
-def test_the_registry_lists_the_twelve_patches_in_order():
+def test_the_registry_lists_the_thirteen_patches_in_order():
     assert list(patches.ALL_PATCHES) == [
         patches.PATCH_AAS_TAGS, patches.PATCH_RDS_SOURCE, patches.PATCH_ECS_AZ, patches.PATCH_IAM_MANAGED,
         patches.PATCH_S3_SECURE_TRANSPORT, patches.PATCH_EC2_RULE_DESCRIPTION,
         patches.PATCH_RDS_PERFORMANCE_INSIGHTS, patches.PATCH_ECS_CREATE_SETTINGS, patches.PATCH_RDS_SECRET,
-        patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME, patches.PATCH_ECS_RUN_TASK_FARGATE]
+        patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME, patches.PATCH_ECS_RUN_TASK_FARGATE,
+        patches.PATCH_ELBV2_LISTENER_PORT]
 
 
 def test_applying_the_patches_again_changes_nothing(emu):
@@ -480,3 +481,42 @@ def test_a_fargate_task_with_memory_only_at_task_level_runs(aws, name):
 def test_a_fargate_task_gets_the_private_dns_name_of_its_address(aws, name):
     details = {d["name"]: d["value"] for d in _fargate_task(aws, name, memory=256)["attachments"][0]["details"]}
     assert details["privateDnsName"] == f"ip-{details['privateIPv4Address'].replace('.', '-')}.ec2.internal"
+
+
+# m. ELBv2 one listener per port
+
+def _target_group(aws, name, vpc):
+    return aws("elbv2").create_target_group(Name=name, Protocol="HTTP", Port=8000, VpcId=vpc,
+                                            TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+
+
+def _listener(elb, balancer, target_group, port=80):
+    return elb.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=port, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": target_group}])["Listeners"][0]["ListenerArn"]
+
+
+def test_creating_the_same_listener_again_returns_the_first_and_makes_no_second(aws, name):
+    balancer = _load_balancer(aws, name)
+    elb, group = aws("elbv2"), _target_group(aws, name, balancer["VpcId"])
+    first = _listener(elb, balancer["LoadBalancerArn"], group)
+    assert _listener(elb, balancer["LoadBalancerArn"], group) == first  # a provider retry
+    listeners = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    assert [(l["ListenerArn"], l["Port"]) for l in listeners] == [(first, 80)]
+
+
+def test_a_listener_with_other_settings_on_a_used_port_is_a_duplicate_listener(aws, name):
+    balancer = _load_balancer(aws, name)
+    elb, group = aws("elbv2"), _target_group(aws, name, balancer["VpcId"])
+    _listener(elb, balancer["LoadBalancerArn"], group)
+    with pytest.raises(ClientError) as refused:
+        elb.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+            {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
+    assert refused.value.response["Error"]["Code"] == "DuplicateListener"
+    assert len(elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]) == 1
+
+
+def test_listeners_on_two_ports_are_two_listeners(aws, name):
+    balancer = _load_balancer(aws, name)
+    elb, group = aws("elbv2"), _target_group(aws, name, balancer["VpcId"])
+    ports = {_listener(elb, balancer["LoadBalancerArn"], group, port): port for port in (80, 8080)}
+    assert sorted(ports.values()) == [80, 8080] and len(ports) == 2
