@@ -3,6 +3,9 @@
     python main.py                        all stacks
     ENVIRONMENTS=dev python main.py       bootstrap + the named environments
     IMAGE_TAG=1.4.2 python main.py        deploy that image tag (or sha256: digest)
+    SERVICE_STOPPED=1 python main.py      the service with no task and no autoscaling: what `python -m release`
+                                          applies first in an environment that has no service yet, so that no
+                                          task starts before the first migration has made the schema
 
 Output is written to a staging folder and moved into place only when synthesis succeeds, so a
 failed run leaves the previous cdktf.out as it was and never a half-written one.
@@ -91,6 +94,13 @@ def configured_environments() -> list[EnvironmentConfig]:
         with _source("the IMAGE_TAG variable"):
             chosen = [dataclasses.replace(env, service=dataclasses.replace(env.service, image_tag=tag))
                       for env in chosen]
+    stopped = os.environ.get("SERVICE_STOPPED")
+    if stopped:
+        if stopped != "1":
+            raise InvalidConfiguration(f"SERVICE_STOPPED={stopped[:40]!r} is not allowed: set 1 (the service with 0 "
+                                       "tasks and no autoscaling) or leave it unset", "the SERVICE_STOPPED variable")
+        chosen = [dataclasses.replace(env, service=dataclasses.replace(env.service, desired_count=0, autoscaling=None))
+                  for env in chosen]
     return chosen
 
 

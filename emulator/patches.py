@@ -765,6 +765,48 @@ def apply_elbv2_listener_port() -> None:
         return original(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs)
 
 
+# ---------------------------------------------------------------------------
+# n. Application Auto Scaling keeps an ECS service's task count in its bounds
+#
+# Real AWS (Application Auto Scaling API reference, RegisterScalableTarget):
+# "If the specified resource is not active in the target service, this
+# operation does not change the resource's current capacity. Otherwise, it
+# changes the resource's current capacity to a value that is inside of this
+# range" (the service's desired count, through ecs:UpdateService).  A service
+# created at 0 tasks (main.py's SERVICE_STOPPED, the release's first apply) gets
+# its minimum once Terraform registers the target; lowering the maximum
+# scales it in.
+# moto 5.2.5: stores the bounds and leaves the service's desired count as it
+# was, so the local runner, which follows that count, would never start a task.
+# ---------------------------------------------------------------------------
+PATCH_AAS_CAPACITY = "n-applicationautoscaling-capacity-in-bounds"
+ECS_DESIRED_COUNT = "ecs:service:DesiredCount"
+
+
+@patch(PATCH_AAS_CAPACITY, requires=(
+    "moto.applicationautoscaling.models:ApplicationAutoscalingBackend.register_scalable_target",
+    "moto.ecs.models:EC2ContainerServiceBackend.describe_services",
+    "moto.ecs.models:EC2ContainerServiceBackend.update_service"))
+def apply_applicationautoscaling_capacity() -> None:
+    from moto.applicationautoscaling import models
+
+    @wrap(models.ApplicationAutoscalingBackend, "register_scalable_target")
+    def register_scalable_target(original: Callable[..., Any], self: Any, namespace: str, r_id: str, dimension: str,
+                                 *args: Any, **kwargs: Any) -> Any:
+        target = original(self, namespace, r_id, dimension, *args, **kwargs)
+        if namespace != "ecs" or dimension != ECS_DESIRED_COUNT:
+            return target
+        _, cluster, name = r_id.split("/")
+        found, _ = self.ecs_backend.describe_services(cluster, [name])
+        service = found[0] if found else None
+        if service is None or service.status != "ACTIVE":
+            return target
+        wanted = min(max(service.desired_count, target.min_capacity), target.max_capacity)
+        if wanted != service.desired_count:
+            self.ecs_backend.update_service({"cluster": cluster, "service": name, "desired_count": wanted})
+        return target
+
+
 def apply_all() -> list[str]:
     """Check moto's version, then apply every patch (idempotent). Returns the patch names."""
     check_moto_version()

@@ -135,9 +135,9 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
     if _is_loopback(endpoint) and args.command in ("push", "promote", "release") and not args.registry:
         raise BadInput("AWS_ENDPOINT_URL is a local emulator, which serves no registry: pass --registry "
                        "127.0.0.1:PORT (the local registry, `python -m image.registry start`)")
-    needed = stack_outputs.NEEDED_BY[args.command]
-    outs = (stack_outputs.from_file(args.outputs, needed) if args.outputs
-            else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed))
+    needed, from_nothing = stack_outputs.NEEDED_BY[args.command], args.command in stack_outputs.FROM_NOTHING
+    outs = (stack_outputs.from_file(args.outputs, needed, from_nothing) if args.outputs
+            else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed, from_nothing=from_nothing))
     if target_factory is None:
         from release.aws import AwsTarget, skopeo_pusher
 
@@ -205,6 +205,17 @@ def _pushed(args: argparse.Namespace, target, archive: archives.Archive | None) 
     return target.push(archive)
 
 
+def _created(args: argparse.Namespace, target, archive: archives.Archive | None) -> Image:
+    """From nothing: the archive (`release` builds it first), the stack with the service at 0 tasks, the push."""
+    if archive is not None:
+        flow.create(target, archive)
+        return target.push(archive)
+    with tempfile.TemporaryDirectory(prefix="release-image-") as folder:
+        built = _build(args, Path(folder) / "image.tar")
+        flow.create(target, built)
+        return target.push(built)
+
+
 def _steps(args: argparse.Namespace, target, archive: archives.Archive | None, timing: flow.Timing) -> None:
     command = args.command
     if command == "status":
@@ -213,7 +224,8 @@ def _steps(args: argparse.Namespace, target, archive: archives.Archive | None, t
         flow.rollback(target, args.to, timing)
         return
     if command in ("push", "promote", "release"):
-        image = _pushed(args, target, archive)
+        first = command in stack_outputs.FROM_NOTHING and not target.outputs.exists
+        image = (_created if first else _pushed)(args, target, archive)
         say(f"==> {image.pinned} (tag {image.tag}) is in {target.outputs.repository_name}")
     else:
         image = _wanted(args, target, archive)

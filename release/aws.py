@@ -23,7 +23,7 @@ from infra.config import VERIFIED_TAG
 from image.registry import RegistryError, manifest_digest, registry_request
 from local.progress import say
 from release.model import BadInput, Deployment, Image, Release, ReleaseError, ServiceStatus, TaskOutcome
-from release.outputs import StackOutputs
+from release.outputs import FIRST_DEPLOY, StackOutputs
 from release.verify import Endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +48,9 @@ class Pusher(Protocol):
 
 
 class Applier(Protocol):
-    def __call__(self, environment: str, image: Image) -> None:
-        """Apply the environment's stack with the service on `image` (raise ReleaseError on failure)."""
+    def __call__(self, environment: str, image: Image, stopped: bool = False) -> None:
+        """Apply the environment's stack with the service on `image` (raise ReleaseError on failure); `stopped`:
+        with the service at 0 tasks and no autoscaling (main.py's SERVICE_STOPPED), before a first migration."""
 
 
 def skopeo_pusher(registry_tls: bool = True) -> Pusher:
@@ -58,12 +59,17 @@ def skopeo_pusher(registry_tls: bool = True) -> Pusher:
 
 
 def cdktf_applier(root: Path = ROOT) -> Applier:
-    """`npx cdktf deploy ENV --auto-approve` with IMAGE_TAG set to the image's digest (main.py reads it)."""
+    """`npx cdktf deploy ENV --auto-approve` with IMAGE_TAG set to the image's digest (main.py reads it), and
+    SERVICE_STOPPED=1 only when asked (never the shell's: it would stop a running service)."""
 
-    def apply(environment: str, image: Image) -> None:
-        env = os.environ | {"IMAGE_TAG": image.digest, "ENVIRONMENTS": environment, "CHECKPOINT_DISABLE": "1"}
+    def apply(environment: str, image: Image, stopped: bool = False) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "SERVICE_STOPPED"} | {
+            "IMAGE_TAG": image.digest, "ENVIRONMENTS": environment, "CHECKPOINT_DISABLE": "1"}
+        if stopped:
+            env["SERVICE_STOPPED"] = "1"
         argv = ["npx", "cdktf", "deploy", environment, "--auto-approve"]
-        print(f"==> {' '.join(argv)} (IMAGE_TAG={image.digest})", file=sys.stderr, flush=True)
+        print(f"==> {' '.join(argv)} (IMAGE_TAG={image.digest}{', SERVICE_STOPPED=1' if stopped else ''})",
+              file=sys.stderr, flush=True)
         if subprocess.run(argv, cwd=root, env=env).returncode != 0:
             raise ReleaseError(f"`{' '.join(argv)}` failed (its output is above); the migration already ran. "
                                "Fix the cause and run `python -m release deploy --env "
@@ -93,7 +99,7 @@ class EcrImages:
                 return None
             if _code(error) == "RepositoryNotFoundException":
                 raise BadInput(f"the repository {self.repository} does not exist: deploy the environment's stack "
-                               "first (`npx cdktf deploy ENV`)") from None
+                               f"first. {FIRST_DEPLOY}") from None
             raise
 
     def digest_of(self, tag: str) -> str | None:
@@ -351,6 +357,11 @@ class AwsTarget:
             raise ReleaseError(f"the service {self.outputs.service} is not in cluster {self.outputs.cluster}: "
                                f"deploy the {self.environment} stack first", changed=False)
         return found["services"][0]
+
+    def create(self, image: Image) -> None:
+        self.applier(self.environment, image, stopped=True)
+        if self.reread_outputs is not None:
+            self.outputs = self.reread_outputs()
 
     def apply(self, image: Image) -> str:
         self.applier(self.environment, image)

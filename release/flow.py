@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from image.archive import Archive
 from local.progress import say
 from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.target import Target
@@ -46,6 +47,16 @@ def _wait(check: Callable[[], object], timeout: float, poll: float, sleep=time.s
         if on_tick:
             on_tick(elapsed)
         sleep(poll)
+
+
+def create(target: Target, archive: Archive) -> None:
+    """The first release of an environment that has no service yet: apply its stack with the service at 0 tasks and
+    no autoscaling (everything the push and the migration need), so that no task can serve before the first
+    migration has made the schema. The release's own apply (`deploy`) then gives the service its tasks."""
+    say(f"==> {target.environment} has no service yet: applying its stack with the service at 0 tasks (they start "
+        "only after the first migration)")
+    target.create(Image(repository_url=target.outputs.repository_url, tag=archive.tag, digest=archive.digest))
+    say(f"==> {target.environment}'s stack is applied; its service runs no task yet")
 
 
 def migrate(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> TaskOutcome:

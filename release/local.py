@@ -132,6 +132,10 @@ class LocalTarget:
         return complete.decode(errors="replace").splitlines()
 
     # -- the service: configuration on the emulator, the rollout by the runner's supervisor ---------------
+    def create(self, image: Image) -> None:
+        raise BadInput(f"the local system in {self.workdir} is created by `make demo` (its first release included), "
+                       "not by a release")
+
     def apply(self, image: Image) -> str:
         expected = self.control.apply(image)
         rolled = subprocess.run(self._runner("up", "--no-wait"), cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -174,11 +178,11 @@ def terraform_applier(workdir: Path, endpoint: str):
     IMAGE_TAG set to the image's digest, then `terraform init` and `apply` (logs in <workdir>/logs/)."""
     from tools.terraform import LocalDeployment
 
-    def apply(environment: str, image: Image) -> None:
+    def apply(environment: str, image: Image, stopped: bool = False) -> None:
         deployment = LocalDeployment(endpoint, workdir, environment, say=lambda line: print(line, file=sys.stderr))
-        print(f"==> terraform apply of {environment} on the emulator (IMAGE_TAG={image.digest}); logs in "
-              f"{deployment.logs}", file=sys.stderr, flush=True)
-        for run in (lambda: deployment.synth(image.digest), lambda: deployment.init(environment),
+        print(f"==> terraform apply of {environment} on the emulator (IMAGE_TAG={image.digest}"
+              f"{', SERVICE_STOPPED=1' if stopped else ''}); logs in {deployment.logs}", file=sys.stderr, flush=True)
+        for run in (lambda: deployment.synth(image.digest, stopped=stopped), lambda: deployment.init(environment),
                     lambda: deployment.apply(environment, plan_file=None, heartbeat=20)):
             step = run()
             if not step.ok:

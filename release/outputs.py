@@ -24,8 +24,14 @@ NEEDED_BY = {"build": (), "push": ("ecr_repository_url",),
              "rollback": ("ecr_repository_url", "cluster_name", "service_name", "load_balancer_url"),
              "status": ("ecr_repository_url", "cluster_name", "service_name"),
              "promote": NEEDED, "release": NEEDED}
-# What the deploy step reads once its apply has run.
-DEPLOYED = ("cluster_name", "service_name", "load_balancer_url")
+FIRST_DEPLOY = ("An environment with no stack yet is created by `python -m release promote --env ENV --image FILE` "
+                "(or `release --env ENV`): its service starts no task before the first migration.")
+# What the release reads once an apply has run (every output: a first apply creates them all).
+DEPLOYED = NEEDED
+# The commands that take an environment from nothing: without all of NEWBORN among the outputs (no stack applied
+# yet, or a first apply that stopped half-way) they read what there is and create the stack first (flow.create).
+FROM_NOTHING = ("promote", "release")
+NEWBORN = ("cluster_name", "service_name")
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,29 @@ class StackOutputs:
     load_balancer_url: str = ""
 
     @property
+    def exists(self) -> bool:
+        """Whether the stack was applied: it has a cluster and a service."""
+        return bool(self.cluster and self.service)
+
+    @property
     def repository_name(self) -> str:
         """The repository's name: what follows the registry host in its URL."""
         return self.repository_url.split("/", 1)[1]
 
 
-def parse(raw: dict, where: str, needed: tuple[str, ...] = NEEDED) -> StackOutputs:
+def parse(raw: dict, where: str, needed: tuple[str, ...] = NEEDED, from_nothing: bool = False) -> StackOutputs:
     """From `terraform output -json` ({name: {"value": v}}) or a flat {name: value} file; BadInput naming
-    each of `needed` that is missing."""
+    each of `needed` that is missing. `from_nothing`: a stack without all of NEWBORN (never applied, or its first
+    apply stopped half-way) is no error:
+    its outputs are what there is (`StackOutputs.exists` is False)."""
     values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in raw.items()}
     missing = [name for name in needed if not values.get(name)]
+    if from_nothing and not all(values.get(name) for name in NEWBORN):
+        missing = []
     if missing:
         raise BadInput(f"the stack outputs in {where} lack {', '.join(missing)}: deploy the environment's stack "
-                       "first (`npx cdktf deploy ENV`), from a commit whose infra/stacks.py declares them")
+                       f"first. {FIRST_DEPLOY} A stack applied from an older commit gets them from `npx cdktf deploy "
+                       "ENV` of this one")
     subnets = tuple(s for s in str(values.get("task_subnet_ids") or "").split(",") if s)
     return StackOutputs(cluster=values.get("cluster_name", ""), service=values.get("service_name", ""),
                         migration_task_definition=values.get("migration_task_definition_arn", ""), subnets=subnets,
@@ -60,16 +76,16 @@ def parse(raw: dict, where: str, needed: tuple[str, ...] = NEEDED) -> StackOutpu
                         load_balancer_url=values.get("load_balancer_url", ""))
 
 
-def from_file(path: Path, needed: tuple[str, ...] = NEEDED) -> StackOutputs:
+def from_file(path: Path, needed: tuple[str, ...] = NEEDED, from_nothing: bool = False) -> StackOutputs:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"no outputs file at {path}: write it with `terraform output -json > {path}` in the "
                        "stack's folder, or leave --outputs out to ask Terraform")
-    return parse(json.loads(path.read_text()), str(path), needed)
+    return parse(json.loads(path.read_text()), str(path), needed, from_nothing)
 
 
 def from_terraform(stack_dir: Path, needed: tuple[str, ...] = NEEDED, terraform: str = "terraform",
-                   env: dict[str, str] | None = None) -> StackOutputs:
+                   env: dict[str, str] | None = None, from_nothing: bool = False) -> StackOutputs:
     stack_dir = Path(stack_dir)
     if not stack_dir.is_dir():
         raise BadInput(f"no synthesized stack at {stack_dir}: run `make synth` (or `python main.py`), then "
@@ -79,4 +95,4 @@ def from_terraform(stack_dir: Path, needed: tuple[str, ...] = NEEDED, terraform:
     if result.returncode != 0:
         raise BadInput(f"`terraform output -json` in {stack_dir} failed (exit {result.returncode}): "
                        f"{chr(10).join(result.stderr.strip().splitlines()[-12:])}\nrun `terraform init` there, or pass --outputs FILE")
-    return parse(json.loads(result.stdout or "{}"), f"`terraform output` of {stack_dir}", needed)
+    return parse(json.loads(result.stdout or "{}"), f"`terraform output` of {stack_dir}", needed, from_nothing)

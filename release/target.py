@@ -40,6 +40,10 @@ class Target(Protocol):
     def migration_logs(self, task_id: str) -> Iterable[str]:
         """Log lines written since the last call (the caller prints them as they come)."""
 
+    def create(self, image: Image) -> None:
+        """The first apply of an environment that has no service: its stack with the service at 0 tasks (no
+        autoscaling) on `image`; then read its outputs."""
+
     def apply(self, image: Image) -> str:
         """Change the service's configuration to `image`; return the task definition it now rolls towards."""
 

@@ -178,7 +178,7 @@ def without_action(policy: dict, action: str) -> dict:
 def run_main(cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """`python main.py` in `cwd`, as a user runs it, with only the given settings."""
     environ = {k: v for k, v in os.environ.items()
-               if k not in ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "STOCK_SYNTH", "CDKTF_OUTDIR")}
+               if k not in ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "SERVICE_STOPPED", "STOCK_SYNTH", "CDKTF_OUTDIR")}
     return subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=cwd, env={**environ, **env},
                           capture_output=True, text=True, timeout=600)
 

@@ -30,7 +30,6 @@ BLOCKS = {
     ".venv/bin/python -m release build --output .local-deploy/image.tar": ("ci",),
     "npx cdktf deploy bootstrap": ("not run", REAL_AWS),
     "ENVIRONMENTS=dev make synth": ("not run", REAL_AWS),
-    "IMAGE_TAG=0.1.0 ENVIRONMENTS=dev make synth": ("not run", REAL_AWS),
     "npx cdktf deploy bootstrap                      # state bucket and key, GitHub OIDC provider, CI roles":
         ("not run", REAL_AWS),
     ".venv/bin/python bench/synth.py --runs 5": ("not run", "a benchmark, run by hand: it prints figures"),

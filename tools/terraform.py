@@ -239,13 +239,17 @@ class LocalDeployment:
                         heartbeat=heartbeat)
 
     # -- the steps --------------------------------------------------------------------------------
-    def synth(self, image_tag: str | None = None) -> Step:
-        """`python main.py` for the bootstrap stack and this stack, pointed at the emulator."""
+    def synth(self, image_tag: str | None = None, stopped: bool = False) -> Step:
+        """`python main.py` for the bootstrap stack and this stack, pointed at the emulator; `stopped`: with the
+        service at 0 tasks (main.py's SERVICE_STOPPED, never the shell's)."""
         extra = {"CDKTF_OUTDIR": str(self.outdir), "ENVIRONMENTS": self.stack}
         env = self.env(**extra)
         env.pop("IMAGE_TAG", None)
+        env.pop("SERVICE_STOPPED", None)
         if image_tag:
             env["IMAGE_TAG"] = image_tag
+        if stopped:
+            env["SERVICE_STOPPED"] = "1"
         step = self.run("synth", [sys.executable, str(ROOT / "main.py")], cwd=ROOT, env=env, timeout=600)
         if step.ok:
             for stack in (BOOTSTRAP, self.stack):

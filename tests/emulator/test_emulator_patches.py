@@ -28,7 +28,8 @@ def _ecs_service(aws, name, **extra):
         family=name, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
         containerDefinitions=[{"name": "app", "image": "app:latest", "essential": True}])
     ecs.create_service(
-        cluster=name, serviceName=name, taskDefinition=name, desiredCount=1, launchType="FARGATE",
+        cluster=name, serviceName=name, taskDefinition=name, desiredCount=extra.pop("desiredCount", 1),
+        launchType="FARGATE",
         networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
         **extra)
     return ecs
@@ -156,13 +157,13 @@ def test_iam_backends_created_before_the_emulator_started_get_the_aws_managed_po
 
 # the patch mechanism
 
-def test_the_registry_lists_the_thirteen_patches_in_order():
+def test_the_registry_lists_the_fourteen_patches_in_order():
     assert list(patches.ALL_PATCHES) == [
         patches.PATCH_AAS_TAGS, patches.PATCH_RDS_SOURCE, patches.PATCH_ECS_AZ, patches.PATCH_IAM_MANAGED,
         patches.PATCH_S3_SECURE_TRANSPORT, patches.PATCH_EC2_RULE_DESCRIPTION,
         patches.PATCH_RDS_PERFORMANCE_INSIGHTS, patches.PATCH_ECS_CREATE_SETTINGS, patches.PATCH_RDS_SECRET,
         patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME, patches.PATCH_ECS_RUN_TASK_FARGATE,
-        patches.PATCH_ELBV2_LISTENER_PORT]
+        patches.PATCH_ELBV2_LISTENER_PORT, patches.PATCH_AAS_CAPACITY]
 
 
 def test_applying_the_patches_again_changes_nothing(emu):
@@ -520,3 +521,28 @@ def test_listeners_on_two_ports_are_two_listeners(aws, name):
     elb, group = aws("elbv2"), _target_group(aws, name, balancer["VpcId"])
     ports = {_listener(elb, balancer["LoadBalancerArn"], group, port): port for port in (80, 8080)}
     assert sorted(ports.values()) == [80, 8080] and len(ports) == 2
+
+
+# n. Application Auto Scaling keeps an ECS service's task count within the target's bounds
+
+def _desired(aws, name) -> int:
+    return _described(aws("ecs"), name)["desiredCount"]
+
+
+def _bounds(aws, name, low, high):
+    aws("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs", ResourceId=f"service/{name}/{name}", ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=low, MaxCapacity=high)
+
+
+def test_a_service_at_zero_tasks_gets_the_minimum_when_its_scalable_target_is_registered(aws, name):
+    _ecs_service(aws, name, desiredCount=0)
+    _bounds(aws, name, 2, 6)
+    assert _desired(aws, name) == 2
+
+
+@pytest.mark.parametrize("before, low, high, after", [(3, 5, 8, 5), (5, 1, 2, 2), (3, 2, 6, 3)])
+def test_registering_new_bounds_moves_the_task_count_into_them_and_only_then(aws, name, before, low, high, after):
+    _ecs_service(aws, name, desiredCount=before)
+    _bounds(aws, name, low, high)
+    assert _desired(aws, name) == after

@@ -24,7 +24,7 @@ from tests.stacks import ROOT, TEST_STACK_CONFIGS
 from security.scan import CHECKOV
 
 # What the user-facing variables of this machine's shell must not leak into a run in the copy.
-SETTINGS = ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "STOCK_SYNTH", "CDKTF_OUTDIR")
+SETTINGS = ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "SERVICE_STOPPED", "STOCK_SYNTH", "CDKTF_OUTDIR")
 
 
 def repository_copy(tmp_path: Path) -> Path:

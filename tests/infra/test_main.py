@@ -15,7 +15,7 @@ from tests.stacks import ROOT, run_main
 from tools.mirror import terraform_env
 
 # What the user-facing variables of this machine's shell must not leak into a run.
-SETTINGS = ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "STOCK_SYNTH", "CDKTF_OUTDIR")
+SETTINGS = ("AWS_ENDPOINT_URL", "ENVIRONMENTS", "IMAGE_TAG", "SERVICE_STOPPED", "STOCK_SYNTH", "CDKTF_OUTDIR")
 # The configured environments, whatever their names: the tests follow infra/environments.py.
 NAMES = list(environments.ENVIRONMENTS)
 FIRST, LAST = NAMES[0], NAMES[-1]
@@ -226,3 +226,34 @@ def test_npx_cdktf_synth_as_the_readme_writes_it_prints_no_node_banner_and_no_er
     assert "Generated Terraform code for the stacks: " + ", ".join([BOOTSTRAP_STACK, *NAMES]) in output
     assert (tmp_path / "cdktf.out" / "stacks" / LAST / "cdk.tf.json").is_file()
     assert "end-of-life" not in output and "[ERROR]" not in output and "ERROR" not in output, output
+
+
+# SERVICE_STOPPED: the release's first apply of an environment without a service (release/flow.py, create)
+
+def test_service_stopped_synthesizes_every_chosen_service_with_no_task_and_no_autoscaling(monkeypatch):
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SERVICE_STOPPED", "1")
+    stopped = {env.name: env.service for env in main.configured_environments()}
+    assert {name: (service.desired_count, service.autoscaling) for name, service in stopped.items()} == \
+        {name: (0, None) for name in NAMES}
+    # Nothing else of the service changes: the image, the strategy, the sizes are the configured ones.
+    assert {name: dataclasses.replace(service, desired_count=1, autoscaling=None) for name, service in stopped.items()} \
+        == {name: dataclasses.replace(env.service, desired_count=1, autoscaling=None)
+            for name, env in environments.ENVIRONMENTS.items()}
+
+
+def test_without_service_stopped_the_configured_task_counts_are_synthesized(monkeypatch):
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert {env.name: env.service for env in main.configured_environments()} == \
+        {name: env.service for name, env in environments.ENVIRONMENTS.items()}
+
+
+@pytest.mark.parametrize("value", ["0", "true", "yes", " 1", "1\n"])
+def test_any_service_stopped_but_1_writes_nothing_and_names_the_variable(tmp_path, value):
+    result = run_main(tmp_path, SERVICE_STOPPED=value)
+    assert result.returncode == 2
+    assert f"error: invalid configuration: SERVICE_STOPPED={value!r} is not allowed: set 1" in result.stderr
+    assert "fix the SERVICE_STOPPED variable and run again" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -265,6 +265,9 @@ class Stack:
     old_task_definition: str
     applied: list = field(default_factory=list)
     pushed: list = field(default_factory=list)
+    created: list = field(default_factory=list)
+    desired_count: int = 1
+    """The task count the configuration gives the service (what a normal apply sets)."""
 
 
 @pytest.fixture
@@ -305,16 +308,22 @@ def stack(client, site) -> Stack:
 @pytest.fixture
 def target(client, deploy_client, stack) -> AwsTarget:
     """The AWS target on the emulator. Its applier does what Terraform's apply does to the service (a new
-    revision of the app family on the image, UpdateService); its pusher records what it was given."""
+    revision of the app family on the image, UpdateService; with `stopped`, main.py's SERVICE_STOPPED: the
+    service at 0 tasks); its pusher records what it was given."""
 
-    def apply(environment: str, image: Image) -> None:
+    def apply(environment: str, image: Image, stopped: bool = False) -> None:
         ecs = client("ecs")
+        if stopped:
+            ecs.update_service(cluster=stack.outputs.cluster, service=stack.outputs.service, desiredCount=0)
+            stack.created.append(image)
+            return
         current = ecs.describe_task_definition(taskDefinition=stack.old_task_definition)["taskDefinition"]
         containers = [dict(c, image=image.pinned) for c in current["containerDefinitions"]]
         arn = ecs.register_task_definition(family=stack.app_family, containerDefinitions=containers,
                                            networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
                                            memory="512")["taskDefinition"]["taskDefinitionArn"]
-        ecs.update_service(cluster=stack.outputs.cluster, service=stack.outputs.service, taskDefinition=arn)
+        ecs.update_service(cluster=stack.outputs.cluster, service=stack.outputs.service, taskDefinition=arn,
+                           desiredCount=stack.desired_count)
         # ECS's answer to UpdateService: a new PRIMARY deployment, the old one ACTIVE until drained.
         previous = _service_task_definition_before(stack)
         set_deployments(stack.outputs.cluster, stack.outputs.service,

@@ -502,3 +502,70 @@ def test_the_promote_command_ci_runs_pushes_migrates_deploys_and_verifies_then_r
     assert "already holds" in said_again and "promote dev: done" in said_again
     assert site.calls == ["GET /ready", "POST /ready/probe"] * 2
     assert [r.digest for r in target.releases()[:2]] == [archive.digest] * 2 and target.releases()[0].verified
+
+
+# -- from nothing: no task before the first migration ------------------------------------------------------------
+
+def _desired(client, stack) -> int:
+    return client("ecs").describe_services(cluster=stack.outputs.cluster,
+                                           services=[stack.outputs.service])["services"][0]["desiredCount"]
+
+
+@pytest.mark.integration
+def test_a_promote_from_nothing_starts_the_services_tasks_only_after_the_first_migration_exited_0(
+        client, stack, target, tmp_path, local_registry, site, capsys):
+    """`promote` of an environment whose stack was never applied (its outputs have no cluster or service): the
+    stack is applied with the service at 0 tasks, the archive pushed, the migration run; only the release's own
+    apply gives the service its tasks. Each step is recorded with the service's task count at that moment."""
+    import threading
+
+    from release.__main__ import main
+    from release.outputs import StackOutputs
+
+    stack.desired_count = 3
+    steps: list[tuple[str, int]] = []
+    copies = _real_pushes(target, local_registry)
+    apply, push, start = target.applier, target.pusher, target.start_migration
+    target.applier = lambda env, image, stopped=False: (
+        apply(env, image, stopped), steps.append(("create" if stopped else "apply", _desired(client, stack))))
+    target.pusher = lambda *a: (steps.append(("push", _desired(client, stack))), push(*a))[1]
+    target.start_migration = lambda image: (steps.append(("migration", _desired(client, stack))), start(image))[1]
+    target.reread_outputs = lambda: stack.outputs
+    archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
+    nothing = tmp_path / "outputs.json"
+    nothing.write_text("{}")  # `terraform output -json` of a stack never applied
+    playing, ecs = threading.Event(), _steady(client, stack)
+    player = threading.Thread(target=lambda: [ecs(0) for _ in iter(lambda: playing.wait(0.2), True)])
+    player.start()
+    try:
+        code = main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(nothing), "--poll", "0.2"],
+                    target_factory=lambda env, outs: (setattr(target, "outputs", outs), target)[1])
+    finally:
+        playing.set()
+        player.join()
+    said = capsys.readouterr().err
+    assert code == 0, said
+    assert steps == [("create", 0), ("push", 0), ("migration", 0), ("apply", 3)]
+    assert [image.digest for image in stack.created] == [archive.digest] and len(copies) == 1
+    assert "dev has no service yet: applying its stack with the service at 0 tasks" in said
+    assert site.calls == ["GET /ready", "POST /ready/probe"]
+    assert isinstance(target.outputs, StackOutputs) and target.outputs.exists
+
+
+@pytest.mark.integration
+def test_a_first_apply_that_fails_stops_the_promote_before_anything_is_pushed_or_migrated(
+        client, stack, target, tmp_path, local_registry, capsys):
+    from release.__main__ import main
+
+    copies = _real_pushes(target, local_registry)
+
+    def failing(env, image, stopped=False):
+        raise ReleaseError("`npx cdktf deploy dev` failed (its output is above)", changed=True)
+
+    target.applier = failing
+    nothing = tmp_path / "outputs.json"
+    nothing.write_text("{}")
+    code = main(["promote", "--env", "dev", "--image", str(tiny_archive(tmp_path / "i.tar", "0123456789ab").path),
+                 "--outputs", str(nothing)], target_factory=lambda env, outs: (setattr(target, "outputs", outs), target)[1])
+    assert code == 1 and copies == [] and _task_ids(stack) == []
+    assert "cdktf deploy dev` failed" in capsys.readouterr().err

@@ -191,3 +191,55 @@ def test_options_a_command_does_not_take_or_malformed_are_refused_before_anythin
 def test_build_into_a_folder_is_refused_naming_a_file_to_give(tmp_path, capsys):
     assert main(["build", "--output", str(tmp_path)], target_factory=_never) == 2
     assert f"--output {tmp_path} is a folder" in capsys.readouterr().err
+
+
+# -- from nothing: promote and release read a stack that was never applied as "create it first" -----------------
+
+@pytest.mark.parametrize("present", [(), ("ecr_repository_url",), ("cluster_name", "ecr_repository_url"),
+                                     ("service_name",)])
+def test_promote_reads_a_stack_never_applied_or_half_created_as_one_to_create(tmp_path, present):
+    made = []
+    outputs = _outputs_file(tmp_path, **{k: None for k in OUTPUTS if k not in present})
+    main(["promote", "--env", "dev", "--image", str(tmp_path / "none.tar"), "--outputs", str(outputs)],
+         target_factory=lambda env, outs: made.append(outs))
+    assert made == []  # the archive is checked first: this one does not exist
+    from release import outputs as stack_outputs
+
+    outs = stack_outputs.from_file(outputs, stack_outputs.NEEDED_BY["promote"], from_nothing=True)
+    assert not outs.exists and outs.repository_url == OUTPUTS["ecr_repository_url"] * ("ecr_repository_url" in present)
+
+
+def test_an_applied_stack_missing_an_output_a_promote_needs_is_still_refused_naming_it(tmp_path, capsys):
+    from release import outputs as stack_outputs
+
+    outputs = _outputs_file(tmp_path, load_balancer_url=None)
+    with pytest.raises(BadInput, match="lack load_balancer_url"):
+        stack_outputs.from_file(outputs, stack_outputs.NEEDED_BY["promote"], from_nothing=True)
+
+
+@pytest.mark.parametrize("command", ["migrate", "deploy", "push", "rollback", "status"])
+def test_only_promote_and_release_take_an_environment_from_nothing(tmp_path, capsys, command):
+    code = main([command, "--env", "dev", "--tag" if command in ("migrate", "deploy") else "--poll",
+                 "aaaaaaaaaaaa" if command in ("migrate", "deploy") else "1",
+                 "--outputs", str(_outputs_file(tmp_path, **{k: None for k in OUTPUTS}))], target_factory=_never)
+    assert code == 2
+    assert "deploy the environment's stack first" in capsys.readouterr().err
+
+
+# -- the applier: SERVICE_STOPPED only when the release asks for it -----------------------------------------------
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_the_cdktf_applier_sets_service_stopped_only_when_asked_never_from_the_shell(tmp_path, monkeypatch, stopped):
+    from release.aws import cdktf_applier
+    from release.model import Image
+
+    npx = tmp_path / "bin" / "npx"
+    npx.parent.mkdir()
+    npx.write_text(f"#!/bin/sh\necho \"$@|$IMAGE_TAG|$ENVIRONMENTS|${{SERVICE_STOPPED-unset}}\" > {tmp_path}/called\n")
+    npx.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{npx.parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("SERVICE_STOPPED", "1")  # left in a shell by hand: a release must not stop the service with it
+    digest = "sha256:" + "ab" * 32
+    cdktf_applier(root=tmp_path)("dev", Image(repository_url="r/app", tag="t", digest=digest), stopped=stopped)
+    assert (tmp_path / "called").read_text().strip() == \
+        f"cdktf deploy dev --auto-approve|{digest}|dev|{'1' if stopped else 'unset'}"

@@ -68,7 +68,8 @@ def downgrade():
 def ecs_applier(service: emulated_service.Service, environment_overrides: dict[str, str] | None = None):
     """What Terraform's apply does when the image changes: a new app task definition revision, UpdateService."""
 
-    def apply(environment: str, image: Image) -> None:
+    def apply(environment: str, image: Image, stopped: bool = False) -> None:
+        assert not stopped, "the local system is created by make demo, never by a release"
         ecs = service.client("ecs")
         # Terraform renders the definition from the configuration: the first revision, not whatever runs now.
         definition = ecs.describe_task_definition(taskDefinition=f"{service.cluster}-app:1")["taskDefinition"]
