@@ -1,4 +1,9 @@
-"""Entry point: `python -m app migrate` or `python -m app serve`, the image's ENTRYPOINT commands."""
+"""Entry point: `python -m app migrate|serve|selfcheck`, the image's ENTRYPOINT commands.
+
+`selfcheck` runs, once, what `POST /ready/probe` runs (app/api.py, probe_steps: the notes endpoints' own
+queries on a marker note, in one transaction that is always rolled back) and exits 0, or 1 naming the
+step and the database's words: whether this code works on the schema of the database it is given.
+"""
 
 import argparse
 import gc
@@ -52,9 +57,33 @@ def serve(settings: Settings) -> None:
     log.info("serve.stopped")
 
 
+def selfcheck(settings: Settings) -> int:
+    import asyncio
+
+    from app.api import PROBE_STEPS, probe_steps, reason
+    from app.pool import Pool
+
+    async def check() -> int:
+        db, checked, step = Pool(settings), [], PROBE_STEPS[0]
+        await db.open()
+        try:
+            async with db.rolled_back() as transaction:
+                async for step in probe_steps(transaction, settings.default_page_size):
+                    checked.append(step)
+        except Exception as e:  # noqa: BLE001 - the failing step and the database's words are the answer
+            log.error("selfcheck.failing", extra={"step": step, "reason": f"{type(e).__name__}: {reason(e)}"})
+            return 1
+        finally:
+            await db.close()
+        log.info("selfcheck.ok", extra={"checked": checked})
+        return 0
+
+    return asyncio.run(check())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app")
-    parser.add_argument("command", choices=["migrate", "serve"])
+    parser.add_argument("command", choices=["migrate", "serve", "selfcheck"])
     command = parser.parse_args(argv).command
     configure_logging()
     try:
@@ -65,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger().setLevel(settings.log_level)
     log.info(f"{command}.start", extra={"database": _describe_database(settings)})
     try:
+        if command == "selfcheck":
+            return selfcheck(settings)
         serve(settings) if command == "serve" else migrate(settings)
     except MigrationError as e:
         log.error("migrate.failed", extra={"reason": str(e)})
