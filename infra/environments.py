@@ -32,6 +32,9 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         database=DatabaseConfig(deletion_protection=False, backup_retention_days=1, multi_az=False),
         registry=RegistryConfig(force_delete=True),
         load_balancer=LoadBalancerConfig(deletion_protection=False, http_only=True),
+        # One task that migrates on start (the seed's first strategy), on purpose: dev costs one task and needs
+        # no pipeline step to migrate; a killed task is about 25 s of 503s until its replacement is healthy.
+        service=ServiceConfig(migrations="on_start", desired_count=1),
     ),
     "prod": EnvironmentConfig(
         name="prod",
@@ -39,6 +42,9 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         network=NetworkConfig(vpc_cidr="10.20.0.0/16", az_count=3, nat="per_az"),
         database=DatabaseConfig(instance_class="db.t4g.medium", backup_retention_days=14),
         load_balancer=LoadBalancerConfig(certificate_arn=PROD_CERTIFICATE_ARN, domain_name=PROD_DOMAIN),
+        # Migrations as a one-off task before each deploy (python -m release), so that the service scales out:
+        # at least 2 tasks over the zones, up to 6 on CPU (60 %) or requests per target (500 a minute).
+        service=ServiceConfig(migrations="task", desired_count=2, autoscaling=AutoscalingConfig(min_count=2, max_count=6)),
     ),
 }
 

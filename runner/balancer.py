@@ -58,10 +58,10 @@ defaults
   timeout client 65s
   timeout server 60s
   timeout check {h.timeout}s
-  # A refused or reset connection to a task that just died is retried on another task.
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response
+  # No retry, as an ALB: a refused or reset connection to a task that just died fails the request (502,
+  # "the load balancer received a TCP RST from the target": ELB User Guide, Troubleshoot your Application
+  # Load Balancers, HTTP 502). HAProxy's retry-on would hide the failures a real ALB shows its clients.
+  retries 0
 frontend listener
   bind 127.0.0.1:{settings.port}
   default_backend {BACKEND}

@@ -160,6 +160,14 @@ def _one_service(ecs, cluster: str, service: str) -> dict:
     return active[0]
 
 
+def desired_count(endpoint: str, cluster: str, service: str, region: str = "us-east-1") -> int:
+    """The service's desired count as the emulator has it now (an apply or Application Auto Scaling sets it)."""
+    try:
+        return _one_service(client("ecs", endpoint, region), cluster, service)["desiredCount"]
+    except (BotoCoreError, ClientError) as error:
+        raise DeploymentError(f"the emulator at {endpoint} cannot be read ({error}): is it running?") from None
+
+
 def read(endpoint: str, cluster: str, service: str, registry: str, region: str = "us-east-1") -> Deployment:
     """The service as deployed: its task definition, deployment settings, target group and listener."""
     try:

@@ -10,6 +10,8 @@ Every `tick` seconds it compares what runs (podman containers, HAProxy slot stat
 - the deployment circuit breaker, when the service enables it: once as many new tasks as ECS's threshold
   (half the desired count, at least 3) stopped before becoming healthy, the rollout FAILED; with
   `rollback`, the tasks of the previous deployment become the target again, as ECS rolls back.
+- the desired count: read from the emulator every COUNT_EVERY seconds, as ECS follows a count that an apply or
+  Application Auto Scaling changed (emulator patch n), without a new deployment: tasks start or drain.
 It reports in <workdir>/runner/status.json; `up` and `python -m release --local` read that file. It is
 not an orchestrator: no placement, no health-check grace period, and it does not replace a task that
 runs but fails its health checks (ECS would). A rollback is not written back to the emulator's service.
@@ -28,6 +30,10 @@ from runner import deployment as deployed
 from runner import tasks as podman_tasks
 from runner.balancer import Balancer
 from runner.layout import Layout
+
+
+COUNT_EVERY = 2.0
+"""Seconds between two reads of the service's desired count on the emulator."""
 
 
 @dataclass
@@ -59,6 +65,21 @@ class Supervisor:
         self.stopped: list[dict] = []  # the deployment's stopped tasks, newest last (release messages show them)
         self.failure = ""  # why the circuit breaker stopped this deployment's rollout
         self.failed_arn = ""
+        self.count_read = 0.0
+
+    def follow_count(self) -> None:
+        """The service's desired count as the emulator has it now; the deployment is otherwise unchanged."""
+        if time.monotonic() - self.count_read < COUNT_EVERY:
+            return
+        self.count_read = time.monotonic()
+        d = self.deployment
+        wanted = deployed.desired_count(d.endpoint, d.cluster, d.service, d.region)
+        count = min(wanted, self.layout.slots * 100 // max(d.maximum_percent, 100))
+        if count != d.desired_count:
+            log(f"desired count {d.desired_count} -> {count}" + (
+                f" (the service asks {wanted}, but {wanted} x maximumPercent {d.maximum_percent} needs more than "
+                f"the runner's {self.layout.slots} task addresses)" if wanted != count else ""))
+            self.deployment = replace(d, desired_count=count)
 
     def load_desired(self) -> None:
         desired = self.layout.read(self.layout.desired_file, None)
@@ -171,6 +192,7 @@ class Supervisor:
             try:
                 self.load_desired()
                 if self.deployment:
+                    self.follow_count()
                     self.step()
             except Exception as error:  # noqa: BLE001 - a supervisor keeps going; the error is reported
                 log(f"error: {error}")

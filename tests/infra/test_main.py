@@ -142,7 +142,7 @@ def test_a_wrong_type_in_the_environments_file_is_refused_the_same_way(tmp_path)
 
 def test_a_python_mistake_in_the_environments_file_is_reported_with_its_line_and_no_traceback(tmp_path):
     project = project_copy(tmp_path, ("registry=RegistryConfig(force_delete=True),",
-                                      "registry=RegistryConfig(force_delete=True), service=ServiceSettings(cpu=512),"))
+                                      "registry=RegistryConfig(force_delete=True), tags=ServiceSettings(cpu=512),"))
     result = run_copy(project)
     assert result.returncode == 2
     line = line_of(project / "infra" / "environments.py", "ServiceSettings")

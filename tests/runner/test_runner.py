@@ -12,6 +12,7 @@ import math
 import socket
 import subprocess
 import time
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from local import paths
 from runner.balancer import Balancer
 from runner.layout import Layout
 from tests.runner import emulated_service
-from tests.runner.local_system import CLIENT_TIMEOUT, Load, Up, started
+from tests.runner.local_system import CLIENT_TIMEOUT, Load, Up, runner, started
 from tests.webdriver import Chromium
 from local.processes import port_free
 
@@ -134,10 +135,12 @@ def test_a_killed_task_leaves_the_load_balancer_within_the_health_check_window_a
                 break
             time.sleep(0.5)
     in_window = [f for f in load.failures if killed <= f[0] <= killed + DETECTION_WINDOW]
-    print(f"killed task out of rotation after {out_of_rotation:.1f} s; "
-          f"{len(load.failures)} of {len(load.results)} requests failed")
+    print(f"killed 1 of 3 tasks: out of rotation after {out_of_rotation:.1f} s; {len(load.failures)} of "
+          f"{len(load.results)} requests failed ({sorted({str(f[1]) for f in load.failures})}), all within "
+          f"{max((f[0] - killed for f in load.failures), default=0):.1f} s of the kill")
     assert out_of_rotation <= DETECTION_WINDOW
-    # Only requests sent while the dead task could still be picked may fail (HAProxy retries refused ones).
+    # Only requests sent while the dead task could still be picked may fail: the balancer retries nothing (as an
+    # ALB: runner/balancer.py), so each of those is counted.
     assert load.failures == in_window
     assert three.status()["steady"]
     assert victim not in three.containers() and len(three.containers()) == 3
@@ -219,6 +222,39 @@ def test_after_the_secret_is_rotated_running_tasks_keep_serving(three):
     podman = three.layout.podman()
     logs = "".join(podman.run("logs", name).stdout for name in before)
     assert '"event": "db.credentials_refreshed"' in logs, "the tasks re-read the rotated secret from the emulator"
+
+
+def _bounds(deployment: Up, low: int, high: int) -> None:
+    """What Terraform's apply of changed autoscaling bounds calls: Application Auto Scaling then moves the
+    service's count into them (emulator patch n, as AWS documents), and the runner follows that count."""
+    deployment.service.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs", ResourceId=f"service/{deployment.service.cluster}/{deployment.service.name}",
+        ScalableDimension="ecs:service:DesiredCount", MinCapacity=low, MaxCapacity=high)
+
+
+def _serving(deployment: Up, count: int, timeout: float = 100) -> float:
+    """Seconds until `count` tasks, and only they, serve (healthy in the load balancer); fails after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        status = deployment.status()
+        if status.get("desired_count") == count and status.get("steady") and len(status["tasks"]) == count:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError(f"{count} tasks did not serve within {timeout} s: {deployment.status()}")
+
+
+def test_the_runner_follows_the_services_count_from_3_to_5_to_2_under_load_without_a_failed_request(three):
+    with Load(three.url) as load:
+        _bounds(three, 5, 6)
+        up = _serving(three, 5)
+        _bounds(three, 2, 2)
+        down = _serving(three, 2)
+    _bounds(three, 3, 3)
+    _serving(three, 3)
+    print(f"scaled 3 -> 5 in {up:.1f} s, 5 -> 2 in {down:.1f} s: {len(load.results)} requests, "
+          f"{len(load.failures)} failed")
+    assert load.failures == []
+    assert len(load.results) > 100
 
 
 # A checkout as deep as a user's can be: over 120 bytes, a space in a folder name (podman refuses a run root
@@ -323,3 +359,73 @@ def test_a_port_in_use_fails_clearly_and_leaves_nothing_running(one):
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     nothing_running(one, None)
+
+
+# -- from nothing: the release's first-deploy sequence on the local system --------------------------------------
+
+class Answers:
+    """GET /notes through the balancer every 20 ms until stopped (at most 300 s): (sent, status, who answered:
+    "balancer" for HAProxy's own 503 when no task serves, else "app")."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.results = url, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 300
+        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT, trust_env=False) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                sent = time.monotonic()
+                try:
+                    answer = client.get("/notes")
+                    who = "balancer" if "No server is available" in answer.text else "app"
+                    self.results.append((sent, answer.status_code, who))
+                except httpx.HTTPError as error:
+                    self.results.append((sent, type(error).__name__, "none"))
+                time.sleep(0.02)
+
+    def __enter__(self) -> "Answers":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_from_nothing_to_three_tasks_no_request_reaches_a_task_before_the_schema_exists(emulator, app_image,
+                                                                                        podman_storage, tmp_path):
+    """The sequence `python -m release promote` runs for an environment with no service (release/flow.py, create):
+    the service at 0 tasks (SERVICE_STOPPED), the migration task once, then the configured count (autoscaling's
+    minimum, 3), followed by the runner. Requests run through the balancer from the start."""
+    began = time.monotonic()
+    service = emulated_service.create(emulator.endpoint, name=f"notes-zero-{uuid.uuid4().hex[:6]}",
+                                      repository=app_image.repository, tag=app_image.tag, desired_count=0,
+                                      migrate_on_start=False)
+    deployment = Up(service, app_image.registry, tmp_path / "work", "127.0.105", podman_storage)
+    try:
+        started(deployment.up())
+        assert deployment.status()["tasks"] == [] and deployment.containers() == {}
+        with Answers(deployment.url) as answers:
+            time.sleep(2)
+            migrated = runner("migrate", *deployment.target())
+            schema = time.monotonic()
+            assert migrated.returncode == 0, migrated.stderr[-3000:]
+            assert deployment.status()["tasks"] == []
+            _bounds(deployment, 3, 6)
+            took = _serving(deployment, 3)
+            serving = time.monotonic()
+            time.sleep(2)
+        before = [r for r in answers.results if r[0] < schema]
+        print(f"from an empty emulator to 3 serving tasks in {serving - began:.0f} s (the tasks {took:.0f} s after "
+              f"the migration); {len(answers.results)} requests: {len(before)} before the schema existed, every one "
+              "answered by the balancer (503, no task)")
+        assert before and all(r[1:] == (503, "balancer") for r in before)
+        assert all(r[1:] in ((503, "balancer"), (200, "app")) for r in answers.results), \
+            sorted({r[1:] for r in answers.results})
+        assert [r[1] for r in answers.results if r[0] > serving] == [200] * len([r for r in answers.results
+                                                                                if r[0] > serving])
+        assert deployment.database().sql("SELECT count(*) FROM alembic_version", database="app").strip() == "1"
+    finally:
+        deployment.down()
