@@ -11,6 +11,8 @@
 Every step can be run again after a failure: an image already in the repository under its tag is reused (a
 different one is refused), a migration already applied is a no-op, a service steady on the image passes. After
 the rollout the release calls the app where users arrive (release/verify.py): steady is not enough.
+`promote` and `release` also take an environment from nothing: a stack never applied is applied first with its
+service at 0 tasks (main.py's SERVICE_STOPPED), so that no task serves before the first migration (flow.create).
 
 The gate, the verification and the rollback (release/flow.py) drive a `Target` (release/target.py):
 AWS's ECS and ECR APIs (release/aws.py), or with `--local` the system `make demo` runs on this machine
