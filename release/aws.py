@@ -153,6 +153,9 @@ class AwsTarget:
     """Reads the stack's outputs again after an apply (a first deploy creates the cluster and service)."""
     domain: str | None = None
     """The environment's load_balancer.domain_name: the release verifies through the load balancer with TLS to it."""
+    least_tasks: int = 0
+    """The fewest tasks the environment's configuration gives the service: a rollout with fewer running is not
+    steady (right after a first release's apply the count is still 0 until Application Auto Scaling raises it)."""
     missing_grace: float = MISSING_GRACE_SECONDS
     """Seconds a started task may be unknown to DescribeTasks (MISSING) before the migration is failed."""
     clock: Callable[[], float] = time.monotonic

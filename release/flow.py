@@ -87,8 +87,10 @@ def migrate(target: Target, image: Image, timing: Timing = Timing(), sleep=time.
     return outcome
 
 
-def rollout_verdict(status: ServiceStatus, expected: str) -> str | None:
-    """None while the rollout to `expected` goes on; "" once steady on it; otherwise why it failed."""
+def rollout_verdict(status: ServiceStatus, expected: str, least: int = 0) -> str | None:
+    """None while the rollout to `expected` goes on; "" once steady on it with at least `least` tasks running
+    (a count still 0 right after a first release's apply is not steady: Application Auto Scaling raises it);
+    otherwise why it failed."""
     primary = [d for d in status.deployments if d.status == "PRIMARY"]
     failed = [d for d in status.deployments if d.task_definition == expected and d.rollout_state == "FAILED"]
     if not primary:
@@ -100,7 +102,7 @@ def rollout_verdict(status: ServiceStatus, expected: str) -> str | None:
     if failed:
         return f"the deployment of {expected} failed: {why}"
     if primary[0].rollout_state == "COMPLETED" and len(status.deployments) == 1 \
-            and primary[0].running == primary[0].desired:
+            and primary[0].running == primary[0].desired >= least:
         return ""
     return None
 
@@ -129,7 +131,7 @@ def deploy(target: Target, image: Image, timing: Timing = Timing(), sleep=time.s
 
     def verdict() -> str | None:
         last[:] = [target.service_status()]
-        return rollout_verdict(last[0], expected)
+        return rollout_verdict(last[0], expected, target.least_tasks)
 
     shown = [-PROGRESS_EVERY]
 

@@ -50,6 +50,10 @@ class LocalTarget:
         return self.control.environment
 
     @property
+    def least_tasks(self) -> int:
+        return self.control.least_tasks
+
+    @property
     def selector(self) -> str:
         return f"--local --env {self.environment}"
 

@@ -17,6 +17,9 @@ class Target(Protocol):
     environment: str
     selector: str
     """The command-line arguments that name this target in advice: `--env dev` or `--local --env dev`."""
+    least_tasks: int
+    """The fewest tasks the configuration gives the service (autoscaling's minimum, else desired_count): a rollout
+    with fewer running is not steady."""
 
     def push(self, archive: Archive) -> Image:
         """Copy the archive into the repository by digest (reusing it when its tag already holds that digest,

@@ -516,26 +516,45 @@ def test_a_promote_from_nothing_starts_the_services_tasks_only_after_the_first_m
         client, stack, target, tmp_path, local_registry, site, capsys):
     """`promote` of an environment whose stack was never applied (its outputs have no cluster or service): the
     stack is applied with the service at 0 tasks, the archive pushed, the migration run; only the release's own
-    apply gives the service its tasks. Each step is recorded with the service's task count at that moment."""
+    apply gives the service its tasks, which Application Auto Scaling raises from 0 a few polls after the apply
+    (ECS's count, played by a thread): the release verifies only once they run. Each step is recorded with the
+    service's task count at that moment."""
     import threading
 
     from release.__main__ import main
-    from release.outputs import StackOutputs
 
-    stack.desired_count = 3
+    stack.desired_count, target.least_tasks = 0, 3  # the apply leaves 0; the configuration's minimum is 3
     steps: list[tuple[str, int]] = []
     copies = _real_pushes(target, local_registry)
-    apply, push, start = target.applier, target.pusher, target.start_migration
+    apply, push, start, endpoint = target.applier, target.pusher, target.start_migration, target.endpoint
     target.applier = lambda env, image, stopped=False: (
         apply(env, image, stopped), steps.append(("create" if stopped else "apply", _desired(client, stack))))
     target.pusher = lambda *a: (steps.append(("push", _desired(client, stack))), push(*a))[1]
     target.start_migration = lambda image: (steps.append(("migration", _desired(client, stack))), start(image))[1]
+    target.endpoint = lambda: (steps.append(("verify", _desired(client, stack))), endpoint())[1]
     target.reread_outputs = lambda: stack.outputs
     archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
     nothing = tmp_path / "outputs.json"
     nothing.write_text("{}")  # `terraform output -json` of a stack never applied
-    playing, ecs = threading.Event(), _steady(client, stack)
-    player = threading.Thread(target=lambda: [ecs(0) for _ in iter(lambda: playing.wait(0.2), True)])
+    playing, ticks_after_apply = threading.Event(), []
+
+    def ecs_plays():
+        """The migration task exits 0; the service is steady on its task definition with as many tasks as its
+        count, which goes from 0 to 3 three polls after the release's apply (Application Auto Scaling's part)."""
+        while not playing.wait(0.2):
+            for task_id in _task_ids(stack):
+                finish_task(stack.outputs.cluster, task_id, 0)
+            if ("apply", 0) in steps:
+                ticks_after_apply.append(1)
+                if len(ticks_after_apply) == 3:
+                    client("ecs").update_service(cluster=stack.outputs.cluster, service=stack.outputs.service,
+                                                 desiredCount=3)
+            count = _desired(client, stack)
+            set_deployments(stack.outputs.cluster, stack.outputs.service, {
+                "status": "PRIMARY", "taskDefinition": _service_task_definition(client, stack),
+                "rolloutState": "COMPLETED", "desiredCount": count, "runningCount": count})
+
+    player = threading.Thread(target=ecs_plays)
     player.start()
     try:
         code = main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(nothing), "--poll", "0.2"],
@@ -545,11 +564,11 @@ def test_a_promote_from_nothing_starts_the_services_tasks_only_after_the_first_m
         player.join()
     said = capsys.readouterr().err
     assert code == 0, said
-    assert steps == [("create", 0), ("push", 0), ("migration", 0), ("apply", 3)]
+    assert steps == [("create", 0), ("push", 0), ("migration", 0), ("apply", 0), ("verify", 3)]
     assert [image.digest for image in stack.created] == [archive.digest] and len(copies) == 1
     assert "dev has no service yet: applying its stack with the service at 0 tasks" in said
     assert site.calls == ["GET /ready", "POST /ready/probe"]
-    assert isinstance(target.outputs, StackOutputs) and target.outputs.exists
+    assert target.outputs.exists
 
 
 @pytest.mark.integration

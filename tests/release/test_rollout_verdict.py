@@ -36,3 +36,21 @@ def test_a_failed_primary_without_rollback_is_a_failure_with_its_reason():
 
 def test_a_service_without_a_primary_deployment_is_a_failure():
     assert rollout_verdict(status(), NEW) == "the service has no PRIMARY deployment (was it deleted?)"
+
+
+def test_a_service_still_at_0_tasks_is_not_steady_while_its_configuration_gives_it_tasks():
+    # Right after a first release's apply: Application Auto Scaling has not raised the count from 0 yet.
+    at_zero = status(Deployment("PRIMARY", NEW, "COMPLETED", desired=0, running=0))
+    assert rollout_verdict(at_zero, NEW, least=2) is None
+    assert rollout_verdict(status(Deployment("PRIMARY", NEW, "COMPLETED", desired=2, running=2)), NEW, least=2) == ""
+    assert rollout_verdict(at_zero, NEW) == ""  # a service configured with 0 tasks (stopped) is steady at 0
+
+
+def test_the_release_waits_for_the_fewest_tasks_the_configuration_gives():
+    from infra.config import AutoscalingConfig, ServiceConfig
+    from release.__main__ import least_tasks
+
+    assert least_tasks(ServiceConfig(desired_count=1)) == 1
+    assert least_tasks(ServiceConfig(desired_count=0)) == 0
+    assert least_tasks(ServiceConfig(migrations="task", desired_count=3,
+                                     autoscaling=AutoscalingConfig(min_count=2, max_count=6))) == 2
