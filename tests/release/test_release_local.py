@@ -2,7 +2,7 @@
 migration container run once by the runner against PostgreSQL, the rolling deploy behind HAProxy, the
 runner's deployment circuit breaker, and `rollback`.
 
-The service is created on the emulator with boto3 (tests/runner/emulated_service.py), two tasks with
+The service is created on the emulator with boto3 (tests/runner/emulated_service.py), three tasks (prod's shape) with
 migrations as a task (the seed's second strategy), the circuit breaker on with rollback as infra/service.py
 sets it. Its configuration changes as Terraform's apply would for an image change: a new revision of the
 app's task definition, then UpdateService (`ecs_applier`); `python -m release --local` does the same with
@@ -85,7 +85,7 @@ def ecs_applier(service: emulated_service.Service, environment_overrides: dict[s
 
 
 class System:
-    """Two tasks behind HAProxy; `target(...)` releases to them with a given app folder and applier."""
+    """Three tasks behind HAProxy; `target(...)` releases to them with a given app folder and applier."""
 
     def __init__(self, up: Up, registry, image_settings: ImageSettings, tmp: Path) -> None:
         self.up, self.registry, self.image_settings, self.tmp = up, registry, image_settings, tmp
@@ -131,7 +131,7 @@ class System:
 @pytest.fixture(scope="module")
 def system(emulator, app_image, registry, image_settings, podman_storage, tmp_path_factory):
     service = emulated_service.create(emulator.endpoint, name="notes-release", repository=app_image.repository,
-                                      tag=app_image.tag, desired_count=2, migrate_on_start=False,
+                                      tag=app_image.tag, desired_count=3, migrate_on_start=False,
                                       circuit_breaker=True)
     # The stack's ECR repository: the release authenticates with its token and checks tags against it.
     service.client("ecr").create_repository(repositoryName=service.repository, imageTagMutability="IMMUTABLE")
@@ -183,7 +183,7 @@ def test_the_release_gate_never_applies_after_a_failed_migration(system):
 
 
 def test_one_build_is_released_under_load_then_promoted_to_a_second_environment_with_the_same_digest(system, emulator):
-    """Build once (the archive), release it here with a new column under load (migrate once, both tasks rolled,
+    """Build once (the archive), release it here with a new column under load (migrate once, all three tasks rolled,
     verified where users arrive), then push the same archive to another environment's repository and apply
     it there (an emulator-only stack: moto runs no containers): both services pin one digest."""
     target = system.target()
@@ -208,7 +208,7 @@ def test_one_build_is_released_under_load_then_promoted_to_a_second_environment_
     assert "summary" in system.columns() and system.schema_version() == "0002"
     status = system.up.status()
     assert status["steady"] and {t["arn"] for t in status["tasks"]} == {system.task_definition()}
-    assert not before & set(system.up.containers()), "both tasks were replaced"
+    assert not before & set(system.up.containers()), "every task was replaced"
     assert target.releases()[0].verified, "the release marked the revision it verified"
 
     second = emulated_service.create(emulator.endpoint, name=f"notes-second-{uuid.uuid4().hex[:4]}",
@@ -283,10 +283,24 @@ def test_rollback_from_a_fresh_checkout_redeploys_the_last_verified_image_before
     expected = next(r for r in history[1:] if r.verified and r.digest and r.digest != current.digest)
     with Load(system.up.url) as load:
         back = flow.rollback(target, None, FAST)
-    assert back.digest == expected.digest and load.failures == []
+    print(f"rollback to the last verified image before: {len(load.results)} requests, {len(load.failures)} failed")
+    assert back.digest == expected.digest and load.failures == [] and len(load.results) > 100
     images = {c["image"] for c in system.up.service.client("ecs").describe_task_definition(
         taskDefinition=system.task_definition())["taskDefinition"]["containerDefinitions"]}
     assert images == {back.pinned} and system.up.status()["steady"]
+
+
+def test_a_rollback_past_an_expand_migration_serves_the_older_code_on_the_newer_schema_under_load(system):
+    """Back to the first image (it knows nothing of migration 0002's column) on the schema that has the column: an
+    expand migration keeps the release before it working, so going back fails no request (README: expand, then
+    contract)."""
+    assert "summary" in system.columns() and system.schema_version() == "0002"
+    target = system.target()
+    with Load(system.up.url) as load:
+        back = flow.rollback(target, system.up.service.tag, FAST)
+    print(f"rollback past an expand migration: {len(load.results)} requests, {len(load.failures)} failed")
+    assert back.tag == system.up.service.tag and load.failures == [] and len(load.results) > 100
+    assert "summary" in system.columns() and system.up.status()["steady"]
 
 
 def test_a_release_whose_code_reads_a_column_its_migration_renamed_fails_at_verify_naming_the_request(
