@@ -237,6 +237,7 @@ def _steps(args: argparse.Namespace, target, archive: archives.Archive | None, t
     else:
         image = _wanted(args, target, archive)
     if command in ("migrate", "promote", "release"):
+        flow.gate(target, image)
         flow.migrate(target, image, timing)
     if command in ("deploy", "promote", "release"):
         flow.deploy(target, image, timing)

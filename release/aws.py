@@ -22,7 +22,8 @@ from image.archive import Archive, copy as archive_copy
 from infra.config import VERIFIED_TAG
 from image.registry import RegistryError, manifest_digest, registry_request
 from local.progress import say
-from release.model import BadInput, Deployment, Image, Release, ReleaseError, ServiceStatus, TaskOutcome
+from release.model import (BadInput, Deployment, GateUnavailable, Image, Release, ReleaseError, ServiceStatus,
+                           TaskOutcome)
 from release.outputs import FIRST_DEPLOY, StackOutputs
 from release.verify import Endpoint
 
@@ -228,6 +229,23 @@ class AwsTarget:
                         earlier.add((int(number), arn))
         found = [current] + [arn for _, arn in sorted(earlier, reverse=True)][:limit - 1]
         return [_release_of(ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])) for arn in found]
+
+    def running_image(self) -> Image | None:
+        """The image the service runs now, as the repository holds it; None before the first release (no service,
+        or an image the repository does not hold)."""
+        if not self.outputs.exists:
+            return None
+        current = self.releases(limit=1)[0]
+        if current.digest:
+            return self.image_by_digest(current.digest)
+        _, _, tag = current.image.rpartition(":")
+        return self.find_image(tag) if tag and "/" not in tag else None
+
+    def check_compatibility(self, running: Image, new: Image) -> str | None:
+        # Not yet: it needs PostgreSQL, podman and root where the release runs, and the CI release job has none of
+        # them (its build job has root but no AWS session to pull the running image with).
+        raise GateUnavailable("it runs only with --local so far (against AWS it needs PostgreSQL and podman where "
+                              "the release runs)")
 
     def mark_verified(self) -> None:
         """Tag the revision the service runs as verified (infra.config.VERIFIED_TAG): what a rollback returns to."""

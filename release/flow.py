@@ -10,7 +10,7 @@ from typing import Callable
 
 from image.archive import Archive
 from local.progress import say
-from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
+from release.model import GateUnavailable, Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.target import Target
 from release.verify import VerifyError, check
 
@@ -57,6 +57,32 @@ def create(target: Target, archive: Archive) -> None:
         "only after the first migration)")
     target.create(Image(repository_url=target.outputs.repository_url, tag=archive.tag, digest=archive.digest))
     say(f"==> {target.environment}'s stack is applied; its service runs no task yet")
+
+
+def gate(target: Target, image: Image) -> None:
+    """The compatibility gate (release/gate.py), before the migration: the running release must keep working on the
+    schema `image`'s migrations make, or nothing is changed."""
+    running = target.running_image()
+    if running is None:
+        say("==> compatibility gate: no release runs yet, so none must keep working")
+        return
+    if running.digest == image.digest:
+        say(f"==> compatibility gate: the service already runs {image.tag or image.digest}")
+        return
+    shown = running.tag or running.digest
+    try:
+        failure = target.check_compatibility(running, image)
+    except GateUnavailable as why:
+        say(f"==> compatibility gate: not run: {why}")
+        return
+    if failure:
+        raise ReleaseError(
+            f"the compatibility gate stopped the release: {failure}. During the rollout the running release "
+            f"{shown} would serve on that schema, and a rollback would run it there. The migration was not run and "
+            "the service was not changed. Split the change in two releases: first expand (add; code that works on "
+            "both schemas), then, once that runs everywhere, contract (remove): README 'Expand, then contract'",
+            changed=False)
+    say(f"==> compatibility gate passed: {shown} works on the new schema")
 
 
 def migrate(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> TaskOutcome:
@@ -180,7 +206,9 @@ def rollback(target: Target, to: str | None = None, timing: Timing = Timing(), s
 
 
 def release(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> None:
-    """The gate: migrate first; the service is touched only when the migration exited 0; then verify."""
+    """The gates: the running release must work on the new schema, then migrate; the service is touched only
+    when the migration exited 0; then verify."""
+    gate(target, image)
     migrate(target, image, timing, sleep=sleep)
     deploy(target, image, timing, sleep=sleep)
     verify(target, image, timing, sleep=sleep)

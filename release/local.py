@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from local.progress import say
 from release.aws import AwsTarget
 from image.archive import Archive
 from release.model import BadInput, Deployment, Image, Release, ReleaseError, ServiceStatus, TaskOutcome
@@ -95,6 +96,20 @@ class LocalTarget:
 
     def mark_verified(self) -> None:
         self.control.mark_verified()
+
+    def running_image(self) -> Image | None:
+        return self.control.running_image()
+
+    def check_compatibility(self, running: Image, new: Image) -> str | None:
+        """release/gate.py on this machine: the images from the local registry, the runner's podman storage."""
+        from release import gate
+
+        def reference(image: Image) -> str:
+            return f"{self.control.registry}/{image.repository_url.split('/', 1)[1]}@{image.digest}"
+
+        say(f"==> compatibility gate: does {running.tag or running.digest} still work on the schema after the "
+            f"migrations of {new.tag or new.digest}? (a throw-away PostgreSQL on this machine)")
+        return gate.check(self._layout.podman(), reference(running), reference(new), self._layout.folder)
 
     def endpoint(self) -> Endpoint:
         """The local load balancer (HAProxy, plain HTTP on loopback)."""

@@ -59,6 +59,13 @@ class Target(Protocol):
     def rollback_image(self, to: str | None) -> Image:
         """The image a rollback goes back to: `to` (tag or digest), else the one that ran before the current."""
 
+    def running_image(self) -> Image | None:
+        """The image the service runs now (None before the first release)."""
+
+    def check_compatibility(self, running: Image, new: Image) -> str | None:
+        """release/gate.py: None when `running` still works on the schema after `new`'s migrations, else what
+        failed (the step and the app's words)."""
+
     def mark_verified(self) -> None:
         """Mark the revision the service runs as verified: what a later rollback may return to."""
 

@@ -152,17 +152,17 @@ def _outputs_file(system, tmp_path) -> Path:
     return outputs
 
 
-def test_a_failing_migration_exits_non_zero_with_its_log_and_changes_neither_tasks_nor_schema(system, capsys, tmp_path):
+def test_a_failing_migration_exits_non_zero_with_its_log_and_changes_neither_tasks_nor_schema(system, capsys):
+    """The migration task itself (flow.migrate, after the compatibility gate): its log, its exit code."""
     target = system.target()
     archive = system.build(system.app_with(ADD_COLUMN.format(fail=FAILS)), f"fails-{uuid.uuid4().hex[:6]}")
-    target.push(archive)
+    image = target.push(archive)
     containers, columns, version, definition = (set(system.up.containers()), system.columns(),
                                                 system.schema_version(), system.task_definition())
     capsys.readouterr()
-    code = release_main(["migrate", "--env", "dev", "--image", str(archive.path), "--outputs",
-                         str(_outputs_file(system, tmp_path)), "--poll", "0.5"], target_factory=lambda env, outs: target)
-    err = capsys.readouterr().err
-    assert code == 1
+    with pytest.raises(ReleaseError) as failed:
+        flow.migrate(target, image, FAST)
+    err = capsys.readouterr().err + str(failed.value)
     assert "migration 0002 fails on purpose" in err, "the migration's own log is in the output"
     assert "the migration failed: it exited with code" in err and "The service was not changed" in err
     assert set(system.up.containers()) == containers, "the running tasks were not touched"
@@ -171,10 +171,27 @@ def test_a_failing_migration_exits_non_zero_with_its_log_and_changes_neither_tas
     assert system.schema_version() == version == "0001"
 
 
+def test_the_migrate_command_stops_at_the_compatibility_gate_when_the_migration_fails_there(system, capsys, tmp_path):
+    """`migrate` runs the gate first: the new migrations fail on a throw-away copy of the running schema, so the
+    real database is never touched."""
+    target = system.target()
+    archive = system.build(system.app_with(ADD_COLUMN.format(fail=FAILS)), f"fails-{uuid.uuid4().hex[:6]}")
+    target.push(archive)
+    version, definition = system.schema_version(), system.task_definition()
+    capsys.readouterr()
+    code = release_main(["migrate", "--env", "dev", "--image", str(archive.path), "--outputs",
+                         str(_outputs_file(system, tmp_path)), "--poll", "0.5"], target_factory=lambda env, outs: target)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "the compatibility gate stopped the release: this release's migrations" in err
+    assert "migration 0002 fails on purpose" in err and "(nothing was changed)" in err
+    assert (system.schema_version(), system.task_definition()) == (version, definition)
+
+
 def test_the_release_gate_never_applies_after_a_failed_migration(system):
     applied: list[Image] = []
     target = system.target()
-    target.control.applier = lambda environment, image: applied.append(image)
+    target.control.applier = lambda environment, image, stopped=False: applied.append(image)
     image = target.push(system.build(system.app_with(ADD_COLUMN.format(fail=FAILS)), f"gate-{uuid.uuid4().hex[:6]}"))
     with pytest.raises(ReleaseError) as failed:
         flow.release(target, image, FAST)
@@ -303,21 +320,44 @@ def test_a_rollback_past_an_expand_migration_serves_the_older_code_on_the_newer_
     assert "summary" in system.columns() and system.up.status()["steady"]
 
 
-def test_a_release_whose_code_reads_a_column_its_migration_renamed_fails_at_verify_naming_the_request(
-        system, capsys, tmp_path):
-    """Steady is not working: ECS's checks all pass (the tasks start, /health answers), every read of a note fails."""
+def test_a_release_whose_migration_renames_a_column_the_running_code_reads_is_stopped_by_the_gate(system, capsys,
+                                                                                                  tmp_path):
+    """The compatibility gate (release/gate.py), under load: the running release's selfcheck fails on the schema
+    after the rename, so the release stops before its migration, naming the step and the column; the schema, the
+    service and the tasks are as they were, and no request failed."""
+    target = system.target()
+    archive = system.build(system.app_with(ADD_COLUMN.format(fail=""), RENAME_BODY), f"gated-{uuid.uuid4().hex[:6]}")
+    target.push(archive)
+    before = (system.schema_version(), system.columns(), system.task_definition(), set(system.up.containers()))
+    capsys.readouterr()
+    with Load(system.up.url) as load:
+        code = release_main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs",
+                             str(_outputs_file(system, tmp_path)), "--poll", "0.5"],
+                            target_factory=lambda env, outs: target)
+    err = capsys.readouterr().err
+    print(f"release stopped by the compatibility gate: {len(load.results)} requests, {len(load.failures)} failed")
+    assert code == 1, err
+    assert "the compatibility gate stopped the release: the running release's own queries" in err
+    assert "selfcheck.failing at the step 'create': UndefinedColumn" in err and "Expand, then contract" in err
+    assert "(nothing was changed)" in err and "migration task" not in err
+    assert (system.schema_version(), system.columns(), system.task_definition(), set(system.up.containers())) == before
+    assert load.failures == []
+
+
+def test_a_release_whose_code_reads_a_column_its_migration_renamed_fails_at_verify_naming_the_request(system):
+    """Steady is not working: past the gate (as a release with the gate left out would be), ECS's checks all pass
+    (the tasks start, /health answers), every read of a note fails, and the verification says so."""
     target = system.target()
     archive = system.build(system.app_with(ADD_COLUMN.format(fail=""), RENAME_BODY), f"rename-{uuid.uuid4().hex[:6]}")
-    target.push(archive)
-    outputs = _outputs_file(system, tmp_path)
-    capsys.readouterr()
+    image = target.push(archive)
     try:
-        code = release_main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(outputs),
-                             "--poll", "0.5"], target_factory=lambda env, outs: target)
-        err = capsys.readouterr().err
-        assert code == 1, err
-        assert f"POST {target.endpoint().shown}/ready/probe answered 500" in err and "UndefinedColumn" in err
-        assert "python -m release rollback" in err and "done" not in err.splitlines()[-1]
+        flow.migrate(target, image, FAST)
+        flow.deploy(target, image, FAST)
+        with pytest.raises(ReleaseError) as failed:
+            flow.verify(target, image, FAST)
+        message = str(failed.value)
+        assert f"POST {target.endpoint().shown}/ready/probe answered 500" in message and "UndefinedColumn" in message
+        assert "python -m release rollback" in message
         assert not target.releases()[0].verified, "a release that failed its check is never a rollback target"
     finally:
         # Put the schema back for whatever runs next on this system.
