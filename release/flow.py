@@ -64,7 +64,7 @@ def gate(target: Target, image: Image) -> None:
     schema `image`'s migrations make, or nothing is changed."""
     running = target.running_image()
     if running is None:
-        say("==> compatibility gate: no release runs yet, so none must keep working")
+        say("==> compatibility gate: no running release whose image the repository holds: none to keep working")
         return
     if running.digest == image.digest:
         say(f"==> compatibility gate: the service already runs {image.tag or image.digest}")
