@@ -12,7 +12,6 @@ The first step that fails is the answer, in the app's own words (its JSON log's 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from local.processes import port_free
 from runner.database import Database, DatabaseSettings
-from runner.tasks import ULIMITS, Podman
+from runner.tasks import ULIMITS, Podman, write_env_file
 
 NETWORK = "127.0.8"
 """Loopback addresses .2 to .250 of this network: the first free one holds the throw-away database."""
@@ -79,9 +78,7 @@ def check(podman: Podman, running: str, new: str, folder: Path) -> str | None:
     try:
         with tempfile.TemporaryDirectory(prefix="release-gate-") as scratch:
             env_file = Path(scratch) / "env"
-            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the password: never on argv
-            with os.fdopen(fd, "w") as out:
-                out.write("".join(f"{k}={v}\n" for k, v in env.items()))
+            write_env_file(env_file, env)  # the password: never on a command line
             for step in steps(running, new):
                 result = podman.run("run", "--rm", "--label", podman.label, "--network", "host", *ULIMITS,
                                     "--read-only", "--tmpfs", "/tmp",

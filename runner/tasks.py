@@ -107,18 +107,22 @@ def environment(task: TaskSpec, *, address: str | None, endpoint: str) -> dict[s
     return env
 
 
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """podman's --env-file, readable by its owner only: secrets never go on a command line."""
+    bad = [k for k, v in env.items() if "\n" in v]
+    if bad:
+        raise TaskError(f"environment {', '.join(bad)} contains a newline, which podman's env file cannot carry")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(f"{k}={v}\n" for k, v in env.items()))
+
+
 def start(podman: Podman, task: TaskSpec, *, address: str | None, db_host: tuple[str, str] | None,
           endpoint: str, prefix: str, detach: bool = True, output=None) -> tuple[str, subprocess.CompletedProcess]:
     """Start one task; returns its container name (and, in the foreground, the finished process)."""
     name = f"{prefix}-{task.family}-{task.revision}-{uuid.uuid4().hex[:8]}"
     env_file = podman.workdir / f".{name}.env"
-    env = environment(task, address=address, endpoint=endpoint)
-    bad = [k for k, v in env.items() if "\n" in v]
-    if bad:
-        raise TaskError(f"environment {', '.join(bad)} contains a newline, which podman's env file cannot carry")
-    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("".join(f"{k}={v}\n" for k, v in env.items()))
+    write_env_file(env_file, environment(task, address=address, endpoint=endpoint))
     try:
         argv = run_argv(task, name=name, db_host=db_host, env_file=env_file,
                         label=podman.label, detach=detach)
