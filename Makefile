@@ -12,6 +12,10 @@ export TF_CLI_CONFIG_FILE := $(MIRROR_CONFIG)
 endif
 
 PYTHON := .venv/bin/python
+# `make demo ENV=prod`: the environment to run locally (default: the first in infra/environments.py). Taken
+# from the command line only: an ENV in the shell's environment is often something else (sh's startup file).
+# Quoted for the shell whatever it holds (python -m demo says when it names no environment).
+DEMO_STACK := $(if $(filter command line,$(origin ENV)),--stack '$(subst ','\'',$(value ENV))')
 
 .PHONY: setup paths synth test demo demo-down test-deploy mutation docs
 setup: paths .venv/.synced node_modules/.synced
@@ -42,15 +46,16 @@ test: setup
 	tools/setup.sh postgres containers checkov check
 	$(PYTHON) -m pytest
 
-## Deploy the dev stack onto a local AWS emulator (moto, started in the background) and print its outputs.
-## No AWS account or credentials; the emulator keeps running until `make demo-down`.
+## Deploy an environment's stack (ENV=name; default the first, dev) onto a local AWS emulator (moto, started in
+## the background), run it here and print its URL. No AWS account or credentials; the emulator keeps running
+## until `make demo-down`.
 demo: setup
 	tools/setup.sh containers check
-	$(PYTHON) -m demo up
+	$(PYTHON) -m demo up $(DEMO_STACK)
 
 ## Destroy the demo deployment, then stop the emulator
 demo-down:
-	$(if $(wildcard $(PYTHON)),$(PYTHON) -m demo down,@echo "Nothing to stop: make demo has not run here.")
+	$(if $(wildcard $(PYTHON)),$(PYTHON) -m demo down $(DEMO_STACK),@echo "Nothing to stop: make demo has not run here.")
 
 ## Only the deploy cycle on the emulator (init, plan, apply, re-plan, change, lock, destroy; ~6 min)
 test-deploy: setup

@@ -3,6 +3,10 @@
     python main.py                        all stacks
     ENVIRONMENTS=dev python main.py       bootstrap + the named environments
     IMAGE_TAG=1.4.2 python main.py        deploy that image tag (or sha256: digest)
+    CERTIFICATE_ARN=arn:... python main.py
+                                          that ACM certificate on the HTTPS listener of every chosen environment
+                                          that has one: what `make demo` sets for the self-signed certificate it
+                                          imports into the emulator (local/certificate.py)
     SERVICE_STOPPED=1 python main.py      the service with no task and no autoscaling: what `python -m release`
                                           applies first in an environment that has no service yet, so that no
                                           task starts before the first migration has made the schema
@@ -94,6 +98,12 @@ def configured_environments() -> list[EnvironmentConfig]:
         with _source("the IMAGE_TAG variable"):
             chosen = [dataclasses.replace(env, service=dataclasses.replace(env.service, image_tag=tag))
                       for env in chosen]
+    certificate = os.environ.get("CERTIFICATE_ARN")
+    if certificate:
+        with _source("the CERTIFICATE_ARN variable"):
+            chosen = [dataclasses.replace(env, load_balancer=dataclasses.replace(env.load_balancer,
+                                                                                 certificate_arn=certificate))
+                      if env.load_balancer.certificate_arn else env for env in chosen]
     stopped = os.environ.get("SERVICE_STOPPED")
     if stopped:
         if stopped != "1":

@@ -77,6 +77,18 @@ def _emulator(workdir: Path, port: int) -> tuple[str, bool]:
     return start_background(pidfile, port=port, logfile=workdir / "emulator.log"), True
 
 
+class AnotherStackRuns(DeployError):
+    exit_code = 2
+
+
+def _recorded_stack(workdir: Path) -> str | None:
+    """The stack `up` last deployed in this work folder, while the emulator it started still holds it."""
+    record = workdir / "demo-stack"
+    if record.exists() and running_endpoint(workdir / "emulator.pid"):
+        return record.read_text().strip() or None
+    return None
+
+
 def _fail(step: Step, what: str, advice: str) -> DeployError:
     return DeployError(f"{what} failed (exit {step.returncode}, log {step.log}):\n{step.errors()}\n\n{advice}")
 
@@ -174,6 +186,9 @@ def _run_service(deployment: LocalDeployment, args: argparse.Namespace, endpoint
             "--registry", image["registry"], "--workdir", str(workdir)]
     if config.service.migrations == "task":
         argv.append("--migrate")
+    certified = deployment.local_certificate()
+    if certified:
+        argv += ["--certificate", str(certified[0].bundle)]
     step = _ok(deployment.run("runner-up", argv, cwd=ROOT, heartbeat=20), "running the service (python -m runner up)",
                "The stack stays deployed on the emulator. Fix the error above and run `make demo` "
                "again, or `make demo-down` to stop everything.")
@@ -187,8 +202,14 @@ def up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with progress.step("checking the paths, terraform, node and the AWS provider"):
         tools = _check(workdir)
+        running = _recorded_stack(workdir)
+        if running and running != stack and not args.endpoint:
+            raise AnotherStackRuns(f"make demo runs {running} here already, on the emulator it started: one environment at "
+                              f"a time (they share the runner's addresses). Run `make demo-down` first, then "
+                              f"`make demo ENV={stack}`")
     with progress.step("starting the AWS emulator (moto) on 127.0.0.1"):
         endpoint, started_here = _start_emulator(args, workdir)
+        (workdir / "demo-stack").write_text(stack + "\n")
     deployment = LocalDeployment(endpoint, workdir, stack, terraform=tools.terraform, say=_say)
     applying = False
     try:
@@ -240,6 +261,13 @@ def _summary(args: argparse.Namespace, deployment: LocalDeployment, progress: St
          f"Logs of every step: {deployment.logs}")
     _say("")
     _say(f"Open the app: {url}")
+    certified = deployment.local_certificate()
+    if certified:
+        made, arn = certified
+        _say(f"It serves HTTPS, as {stack}'s load balancer does, with a self-signed certificate for {made.domain} and\n"
+             f"127.0.0.1 standing in for ACM's (imported into the emulator's ACM: {arn}).\n"
+             f"Nothing trusts it until told to: curl --cacert {made.certificate} {url}\n"
+             "(a browser warns once; accept it for this address only).")
     _say("")
     if args.endpoint:
         _say(f"The emulator at {endpoint} was not started by this command and keeps running.")
@@ -296,6 +324,7 @@ def down(args: argparse.Namespace) -> int:
         else:
             stop_background(pidfile)
             _forget_bootstrap_state(workdir)  # the state bucket went with the emulator's memory
+            (workdir / "demo-stack").unlink(missing_ok=True)
             _say(f"    stopped ({endpoint})")
     return 0
 
@@ -307,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_text in (("up", "deploy the stack onto the emulator (starting it)"),
                             ("down", "destroy the stack and stop the emulator")):
         cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--stack", help="environment stack to deploy (default: the first in infra/environments.py)")
+        cmd.add_argument("--stack", help=("environment stack to deploy (default: the first in infra/environments.py)"
+                                          if name == "up" else "environment stack to destroy (default: the one `up` "
+                                          "deployed, else the first in infra/environments.py)"))
         cmd.add_argument("--workdir", default=str(WORKDIR), help="work folder (default .local-deploy)")
         cmd.add_argument("--endpoint", help="use this running emulator (http://127.0.0.1:PORT); never start/stop one")
         if name == "up":
@@ -319,9 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid configuration: infra/environments.py: {type(exc).__name__}: {exc}\n"
               "`make synth` shows the line; fix it and run again", file=sys.stderr)
         return 2
-    args.stack = args.stack or next(iter(environments.ENVIRONMENTS))
+    recorded = _recorded_stack(Path(args.workdir).resolve()) if args.command == "down" else None
+    args.stack = args.stack or recorded or next(iter(environments.ENVIRONMENTS))
     if args.stack not in environments.ENVIRONMENTS:
-        print(f"error: --stack {args.stack!r} is not an environment in infra/environments.py; known: "
+        print(f"error: --stack {args.stack!r} (`make demo ENV=...`) is not an environment in infra/environments.py; known: "
               f"{', '.join(environments.ENVIRONMENTS)}", file=sys.stderr)
         return 2
     args.region = environments.ENVIRONMENTS[args.stack].region

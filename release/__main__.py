@@ -176,8 +176,9 @@ def _local_target(args: argparse.Namespace, region: str):
                        f"{outs.service}: give the environment `make demo` deployed")
     # The emulator's APIs, with its fake credentials: never the shell's AWS profile.
     client = _client_factory(endpoint, region, **EMULATOR_BOTO)
-    control = AwsTarget(environment=args.env, outputs=outs, client=client,
-                        least_tasks=least_tasks(known_environments()[args.env].service),
+    config = known_environments()[args.env]
+    control = AwsTarget(environment=args.env, outputs=outs, client=client, least_tasks=least_tasks(config.service),
+                        domain=config.load_balancer.domain_name,
                         pusher=skopeo_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
                         registry=system["registry"],
                         reread_outputs=lambda: demo_outputs(args.workdir, endpoint, args.env, stack_outputs.DEPLOYED))

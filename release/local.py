@@ -112,12 +112,16 @@ class LocalTarget:
         return gate.check(self._layout.podman(), reference(running), reference(new), self._layout.folder)
 
     def endpoint(self) -> Endpoint:
-        """The local load balancer (HAProxy, plain HTTP on loopback)."""
-        port = (self._layout.read(self._layout.settings_file, {}) or {}).get("port")
-        if not port:
+        """The local load balancer (HAProxy on loopback): plain HTTP, or, for an environment that serves HTTPS,
+        TLS to its domain with the local certificate (local/certificate.py) as the only one trusted."""
+        settings = self._layout.read(self._layout.settings_file, {}) or {}
+        if not settings.get("port"):
             raise BadInput(f"the local system in {self.workdir} has no load balancer port ({self._layout.settings_file}): "
                            "start it with `make demo`")
-        return Endpoint(f"http://127.0.0.1:{port}")
+        if settings.get("certificate"):
+            return Endpoint(f"https://127.0.0.1:{settings['port']}", server_name=self.control.domain,
+                            cafile=settings["certificate"])
+        return Endpoint(f"http://127.0.0.1:{settings['port']}")
 
     # -- the migration: one container, run by the runner ------------------------------------------------
     def start_migration(self, image: Image) -> str:

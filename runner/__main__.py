@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -63,6 +65,7 @@ def up(args: argparse.Namespace) -> int:
     else:
         layout, saved = Layout.load(workdir)
         port = saved["port"]
+    given_certificate = args.certificate if fresh else saved.get("certificate")
     started = time.monotonic()
     try:
         say(f"==> reading service {args.service} of cluster {args.cluster} from {args.endpoint}")
@@ -70,6 +73,7 @@ def up(args: argparse.Namespace) -> int:
         if d.desired_count * d.maximum_percent // 100 > layout.slots:
             raise RunnerError(f"desired count {d.desired_count} x maximumPercent {d.maximum_percent} needs more "
                               f"than the runner's {layout.slots} task addresses")
+        certificate = _listener_certificate(d, given_certificate)
         if fresh:
             # Before anything starts: a port in use fails here and leaves nothing behind.
             if not port_free("127.0.0.1", port):
@@ -77,7 +81,7 @@ def up(args: argparse.Namespace) -> int:
                                     "or 0 for a free one")
             if not port_free(layout.db_address, 5432):
                 raise DatabaseError(f"port 5432 on {layout.db_address} is already in use: pass another --network")
-            layout.save(port=port)
+            layout.save(port=port, certificate=str(certificate) if certificate else None)
         podman = layout.podman()
         say(f"==> pulling {d.task.image}")
         podman.pull(d.task.image)
@@ -85,11 +89,12 @@ def up(args: argparse.Namespace) -> int:
         db_name = d.task.environment.get("DB_NAME", "postgres")
         say(f"==> PostgreSQL 15 (TLS only) on {layout.db_address}:5432, database {db_name}, user {user}")
         _database(layout).start(DatabaseSettings(host=layout.db_address, name=db_name, user=user, password=password))
-        say(f"==> HAProxy on 127.0.0.1:{port}: {d.health.path} every {d.health.interval} s, "
+        balancer = BalancerSettings(port=port, addresses=layout.addresses, container_port=d.container_port,
+                                    health=d.health, certificate=certificate)
+        say(f"==> HAProxy on {balancer.url}: {d.health.path} every {d.health.interval} s, "
             f"rise {d.health.healthy_threshold}, fall {d.health.unhealthy_threshold}, "
             f"deregistration delay {d.deregistration_delay} s")
-        Balancer(layout.folder).start(BalancerSettings(port=port, addresses=layout.addresses,
-                                                       container_port=d.container_port, health=d.health))
+        Balancer(layout.folder).start(balancer)
         if args.migrate:
             code = run_migration(layout, d, args)
             if code != 0:
@@ -112,8 +117,36 @@ def up(args: argparse.Namespace) -> int:
             down(args, quiet=True)
         return 1
     say(f"==> up in {time.monotonic() - started:.0f} s")
-    print(f"http://127.0.0.1:{port}/")
+    print(balancer.url)
     return 0
+
+
+def _listener_certificate(d: deployed.Deployment, given: str | None) -> Path | None:
+    """The PEM HAProxy serves: required when the deployed listener serves HTTPS, and then the very certificate
+    ACM holds under the listener's ARN (followed by its key, which ACM never gives out); refused otherwise."""
+    if d.certificate_arn is None:
+        if given:
+            raise RunnerError("--certificate: the service's listener serves plain HTTP, with no certificate to "
+                              "stand in for; leave --certificate out")
+        return None
+    if not given:
+        raise RunnerError(f"the service's listener serves HTTPS with the ACM certificate {d.certificate_arn}: pass "
+                          "--certificate FILE, a PEM with that certificate followed by its private key "
+                          "(`make demo` makes one and imports it: local/certificate.py)")
+    path = Path(given).resolve()
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunnerError(f"--certificate {given}: cannot be read ({error})") from None
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
+    if not blocks or not re.search(r"-----BEGIN (?:RSA |EC )?PRIVATE KEY-----", text):
+        raise RunnerError(f"--certificate {given}: needs a PEM certificate followed by its private key "
+                          f"(found {len(blocks)} certificate(s) and {'a' if 'PRIVATE KEY' in text else 'no'} key)")
+    if ssl.PEM_cert_to_DER_cert(blocks[0]) != ssl.PEM_cert_to_DER_cert(deployed.certificate_body(
+            d.endpoint, d.certificate_arn, d.region)):
+        raise RunnerError(f"--certificate {given} is not the certificate the listener names ({d.certificate_arn} "
+                          "in the emulator's ACM): give the file that was imported under that ARN")
+    return path
 
 
 def _forget_legacy_runroot(podman: podman_tasks.Podman) -> None:
@@ -243,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "(default: the service's family, -app -> -migrate)")
         if name == "up":
             p.add_argument("--port", type=int, default=0, help="HAProxy's port on 127.0.0.1 (default: a free one)")
+            p.add_argument("--certificate", default=None,
+                           help="when the listener serves HTTPS: a PEM with the certificate imported into the "
+                                "emulator's ACM under the listener's ARN, followed by its private key")
             p.add_argument("--network", default="127.0.10",
                            help="first three octets of the loopback addresses (PostgreSQL .2, tasks .11+)")
             p.add_argument("--podman-storage", default=None, help="podman's storage (default <workdir>/runner/podman)")

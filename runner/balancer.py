@@ -34,6 +34,13 @@ class BalancerSettings:
     """One server slot per possible task address."""
     container_port: int
     health: HealthCheck
+    certificate: Path | None = None
+    """A PEM with the certificate and its key when the listener serves HTTPS (None: plain HTTP), served with
+    TLS 1.2 at least, as the ALB's security policy (infra/load_balancer.py TLS_POLICY)."""
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.certificate else 'http'}://127.0.0.1:{self.port}/"
 
 
 def status_regex(matcher: str) -> str:
@@ -47,6 +54,8 @@ def status_regex(matcher: str) -> str:
 
 def config(settings: BalancerSettings, socket_path: Path) -> str:
     h = settings.health
+    # An HTTPS listener: TLS ends here and the tasks get plain HTTP, as behind the ALB.
+    tls = f" ssl crt '{settings.certificate}' ssl-min-ver TLSv1.2" if settings.certificate else ""
     servers = "\n".join(f"  server slot{i} {address}:{settings.container_port} disabled"
                         for i, address in enumerate(settings.addresses))
     return f"""global
@@ -63,7 +72,7 @@ defaults
   # Load Balancers, HTTP 502). HAProxy's retry-on would hide the failures a real ALB shows its clients.
   retries 0
 frontend listener
-  bind 127.0.0.1:{settings.port}
+  bind 127.0.0.1:{settings.port}{tls}
   default_backend {BACKEND}
 backend {BACKEND}
   balance roundrobin

@@ -73,6 +73,8 @@ class Deployment:
     deregistration_delay: int
     listener_port: int
     secret_arns: tuple[str, ...]
+    certificate_arn: str | None = None
+    """The ACM certificate of the listener when it serves HTTPS (None: plain HTTP)."""
     circuit_breaker: bool = False
     """deploymentCircuitBreaker.enable: stop a rollout whose new tasks keep failing to start."""
     rollback: bool = False
@@ -203,10 +205,20 @@ def read(endpoint: str, cluster: str, service: str, registry: str, region: str =
                            matcher=(group.get("Matcher") or {}).get("HttpCode", "200")),
         deregistration_delay=int(attributes.get("deregistration_delay.timeout_seconds", 300)),
         listener_port=listeners[0]["Port"] if listeners else 80,
+        certificate_arn=next((listener["Certificates"][0]["CertificateArn"] for listener in listeners
+                              if listener.get("Protocol") == "HTTPS" and listener.get("Certificates")), None),
         secret_arns=tuple(sorted({split_value_from(v)[0] for v in _value_froms(ecs, svc["taskDefinition"])})),
         circuit_breaker=bool((deployment.get("deploymentCircuitBreaker") or {}).get("enable")),
         rollback=bool((deployment.get("deploymentCircuitBreaker") or {}).get("rollback")),
     )
+
+
+def certificate_body(endpoint: str, arn: str, region: str = "us-east-1") -> str:
+    """The certificate ACM holds under `arn` (PEM; ACM never gives out an imported certificate's key)."""
+    try:
+        return client("acm", endpoint, region).get_certificate(CertificateArn=arn)["Certificate"]
+    except (BotoCoreError, ClientError) as error:
+        raise DeploymentError(f"the listener's certificate {arn} cannot be read from ACM ({error})") from None
 
 
 def _value_froms(ecs, arn: str) -> list[str]:

@@ -16,8 +16,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
+
+from local.certificate import spki_sha256
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element reference
 
@@ -33,7 +36,9 @@ def _free_port() -> int:
 
 
 class Chromium:
-    def __init__(self, timeout: float = 30.0) -> None:
+    def __init__(self, timeout: float = 30.0, trust: Path | None = None) -> None:
+        """trust: a certificate (PEM) whose key alone the browser accepts without a trusted issuer (a local
+        self-signed one); every other certificate is checked as usual."""
         self.timeout = timeout
         for tool, package in (("chromedriver", "chromium-driver"), ("chromium", "chromium")):
             if shutil.which(tool) is None:
@@ -51,7 +56,8 @@ class Chromium:
                 "goog:chromeOptions": {"binary": shutil.which("chromium"), "args": [
                     # --no-sandbox: chromium's sandbox refuses to run as root (CI containers).
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--no-proxy-server", "--no-first-run", f"--user-data-dir={self._profile.name}"]},
+                    "--no-proxy-server", "--no-first-run", f"--user-data-dir={self._profile.name}",
+                    *([f"--ignore-certificate-errors-spki-list={spki_sha256(trust)}"] if trust else [])]},
             }}})["sessionId"]
         except BaseException:
             self.close()

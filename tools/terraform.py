@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from infra.config import BOOTSTRAP_STACK, BOOTSTRAP_STATE
-from local import EMULATOR_ENV, EMULATOR_KEY
+from local import EMULATOR_BOTO, EMULATOR_ENV, EMULATOR_KEY, certificate
 from tools import mirror as provider_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,11 +241,15 @@ class LocalDeployment:
     # -- the steps --------------------------------------------------------------------------------
     def synth(self, image_tag: str | None = None, stopped: bool = False) -> Step:
         """`python main.py` for the bootstrap stack and this stack, pointed at the emulator; `stopped`: with the
-        service at 0 tasks (main.py's SERVICE_STOPPED, never the shell's)."""
+        service at 0 tasks (main.py's SERVICE_STOPPED, never the shell's). A stack that serves HTTPS gets the
+        local certificate's ARN (`local_certificate`) in place of its real one (main.py's CERTIFICATE_ARN)."""
         extra = {"CDKTF_OUTDIR": str(self.outdir), "ENVIRONMENTS": self.stack}
         env = self.env(**extra)
-        env.pop("IMAGE_TAG", None)
-        env.pop("SERVICE_STOPPED", None)
+        for own in ("IMAGE_TAG", "SERVICE_STOPPED", "CERTIFICATE_ARN"):
+            env.pop(own, None)
+        certified = self.local_certificate()
+        if certified:
+            env["CERTIFICATE_ARN"] = certified[1]
         if image_tag:
             env["IMAGE_TAG"] = image_tag
         if stopped:
@@ -255,6 +259,41 @@ class LocalDeployment:
             for stack in (BOOTSTRAP, self.stack):
                 self.check_targets_emulator(stack)
         return step
+
+    def local_certificate(self) -> tuple[certificate.LocalCertificate, str] | None:
+        """When this stack's listener serves HTTPS: the self-signed certificate for its domain that stands in for
+        ACM's (local/certificate.py, in <workdir>/certificates/<stack>), and its ARN in the emulator's ACM, which
+        imports it only when it does not hold it yet (the same ARN on every run: nothing to re-plan). None for a
+        stack that serves plain HTTP, or that infra/environments.py does not define (main.py reports why)."""
+        try:
+            from infra import environments
+            config = environments.ENVIRONMENTS[self.stack]
+        except Exception:  # noqa: BLE001 - a broken or unknown configuration: the synthesis says what is wrong
+            return None
+        if config.load_balancer.certificate_arn is None:
+            return None
+        try:
+            return self._import_certificate(config)
+        except certificate.CertificateError as error:
+            raise DeployError(f"the local certificate for {self.stack}'s HTTPS listener: {error}") from None
+        except Exception as error:  # botocore's: the emulator did not answer or refused
+            raise DeployError(f"the emulator at {self.endpoint} did not take the local certificate for "
+                              f"{self.stack}'s HTTPS listener ({type(error).__name__}: {error}): is it running?") from None
+
+    def _import_certificate(self, config) -> tuple[certificate.LocalCertificate, str]:
+        import boto3
+
+        made = certificate.make(self.workdir / "certificates" / self.stack, config.load_balancer.domain_name)
+        acm = boto3.client("acm", endpoint_url=self.endpoint, region_name=config.region, **EMULATOR_BOTO)
+        body = made.certificate.read_text()
+        for page in acm.get_paginator("list_certificates").paginate():
+            for held in page["CertificateSummaryList"]:
+                if (held["DomainName"] == made.domain
+                        and acm.get_certificate(CertificateArn=held["CertificateArn"])["Certificate"].strip() == body.strip()):
+                    return made, held["CertificateArn"]
+        imported = acm.import_certificate(Certificate=body.encode(), PrivateKey=made.key.read_bytes(),
+                                          Tags=[{"Key": "made-by", "Value": "local/certificate.py"}])
+        return made, imported["CertificateArn"]
 
     def check_targets_emulator(self, stack: str) -> None:
         """Refuse to run Terraform on a stack whose provider or backend could reach anything but the emulator."""

@@ -119,8 +119,8 @@ def test_up_refuses_a_stack_that_is_not_a_configured_environment_naming_the_know
 
     result = _up(tmp_path, os.environ["PATH"], "--stack", "nosuchenv")
     assert result.returncode == 2
-    assert f"--stack 'nosuchenv' is not an environment in infra/environments.py; known: {', '.join(ENVIRONMENTS)}" \
-        in result.stderr
+    assert (f"--stack 'nosuchenv' (`make demo ENV=...`) is not an environment in infra/environments.py; known: "
+            f"{', '.join(ENVIRONMENTS)}") in result.stderr
     assert not (tmp_path / "work").exists()
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import boto3
 
 from local import EMULATOR_BOTO
+from local.certificate import LocalCertificate
 
 REGION = "us-east-1"
 CREDENTIALS = {**EMULATOR_BOTO, "region_name": REGION}
@@ -68,7 +69,9 @@ def register(service: Service, *, family: str, command: list[str], tag: str, mig
 
 def create(endpoint: str, *, name: str, repository: str, tag: str, desired_count: int, migrate_on_start: bool,
            minimum_healthy_percent: int = 100, maximum_percent: int = 200, deregistration_delay: int = 5,
-           circuit_breaker: bool = False) -> Service:
+           circuit_breaker: bool = False, certificate: LocalCertificate | None = None) -> Service:
+    """certificate: HTTPS on 443 with that certificate imported into the emulator's ACM, and HTTP on 80
+    redirecting to it (prod's listeners, infra/load_balancer.py); None: HTTP on 80 forwards (dev's)."""
     c = lambda s: boto3.client(s, endpoint_url=endpoint, **CREDENTIALS)  # noqa: E731
     ec2, rds, elb, ecs = c("ec2"), c("rds"), c("elbv2"), c("ecs")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -86,8 +89,16 @@ def create(endpoint: str, *, name: str, repository: str, tag: str, desired_count
         UnhealthyThresholdCount=2, Matcher={"HttpCode": "200"})["TargetGroups"][0]
     elb.modify_target_group_attributes(TargetGroupArn=group["TargetGroupArn"], Attributes=[
         {"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}])
-    elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
-                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
+    forward = [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}]
+    if certificate:
+        arn = c("acm").import_certificate(Certificate=certificate.certificate.read_bytes(),
+                                          PrivateKey=certificate.key.read_bytes())["CertificateArn"]
+        elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+                            Certificates=[{"CertificateArn": arn}], DefaultActions=forward)
+        elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+            {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
+    else:
+        elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=forward)
     ecs.create_cluster(clusterName=name)
     service = Service(endpoint=endpoint, cluster=name, name=f"{name}-app",
                       secret_arn=db["MasterUserSecret"]["SecretArn"], db_address=db["Endpoint"]["Address"],

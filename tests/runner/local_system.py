@@ -1,5 +1,6 @@
 """What the runner's end-to-end tests share: `runner` (the command), `Up` (one `runner up` in its own work
-folder), `started` (its exit status checked) and `Load` (a bounded load generator through HAProxy)."""
+folder), `started` (its exit status checked), `Load` (a bounded load generator through HAProxy) and
+`nothing_running` (what `down` must leave)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from local import paths
+from local.processes import port_free
 from runner.database import Database
 from runner.layout import Layout
 from tests.runner import emulated_service
@@ -104,3 +107,19 @@ class Load:
     @property
     def failures(self) -> list[tuple[float, int | str]]:
         return [r for r in self.results if r[1] != 200]
+
+
+def nothing_running(deployment: Up, port: int | None) -> None:
+    folder = deployment.workdir.resolve() / "runner"
+    assert not (folder / "runner.json").exists()
+    assert not (folder / "database.json").exists()
+    assert not (folder / "haproxy.pid").exists()
+    storage = Path(deployment.podman_storage) if deployment.podman_storage else None
+    podman = Layout(workdir=deployment.workdir, podman_storage=storage).podman()
+    assert podman.containers() == {}
+    if storage is None:  # the runner's own storage: its run root (outside the checkout) goes with `down`
+        paths.remove(podman.storage)  # (listing the containers above made it again)
+    assert not paths.short_folder(folder).exists(), "the balancer's socket folder outside the checkout is removed"
+    assert port_free(f"{deployment.network}.2", 5432)
+    if port:
+        assert port_free("127.0.0.1", port)

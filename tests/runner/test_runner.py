@@ -23,9 +23,8 @@ from local import paths
 from runner.balancer import Balancer
 from runner.layout import Layout
 from tests.runner import emulated_service
-from tests.runner.local_system import CLIENT_TIMEOUT, Load, Up, runner, started
+from tests.runner.local_system import CLIENT_TIMEOUT, Load, Up, nothing_running, runner, started
 from tests.webdriver import Chromium
-from local.processes import port_free
 
 ROOT = Path(__file__).resolve().parents[2]
 # Five seconds between checks, two failed to go down, a two-second timeout (emulated_service.create).
@@ -286,22 +285,6 @@ def deep(emulator, app_image, tmp_path):
     storage = Layout(workdir=deployment.workdir).podman().storage
     subprocess.run(["umount", "-R", str(storage / "root" / "overlay")], capture_output=True)
     paths.remove(storage)
-
-
-def nothing_running(deployment: Up, port: int | None) -> None:
-    folder = deployment.workdir.resolve() / "runner"
-    assert not (folder / "runner.json").exists()
-    assert not (folder / "database.json").exists()
-    assert not (folder / "haproxy.pid").exists()
-    storage = Path(deployment.podman_storage) if deployment.podman_storage else None
-    podman = Layout(workdir=deployment.workdir, podman_storage=storage).podman()
-    assert podman.containers() == {}
-    if storage is None:  # the runner's own storage: its run root (outside the checkout) goes with `down`
-        paths.remove(podman.storage)  # (listing the containers above made it again)
-    assert not paths.short_folder(folder).exists(), "the balancer's socket folder outside the checkout is removed"
-    assert port_free(f"{deployment.network}.2", 5432)
-    if port:
-        assert port_free("127.0.0.1", port)
 
 
 def test_one_task_that_migrates_on_start_serves_and_down_leaves_nothing_running(one):
