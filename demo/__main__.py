@@ -282,6 +282,25 @@ def _summary(args: argparse.Namespace, deployment: LocalDeployment, progress: St
     _say("To deploy to real AWS instead (billable): see README.md, 'Deploy to a real AWS account'.")
 
 
+def _protected(stack: str) -> list[str]:
+    """What of the stack has deletion protection on (its configuration)."""
+    config = environments_config()[stack]
+    return [name for name, on in (("database", config.database.deletion_protection),
+                                  ("load balancer", config.load_balancer.deletion_protection)) if on]
+
+
+def _destroy(deployment: LocalDeployment, progress: Steps, stack: str, pidfile: Path) -> None:
+    with progress.step(f"terraform destroy ({stack})"):
+        if not (deployment.stack_dir() / "cdk.tf.json").exists():
+            _ok(deployment.synth(), "synthesis (python main.py)")
+        advice = ("The emulator keeps running so that you can run `make demo-down` again. To drop "
+                  f"everything at once instead: python -m emulator stop --pidfile {pidfile}")
+        _ok(deployment.init(stack), f"terraform init of {stack}", advice)
+        step = _ok(deployment.destroy(stack, heartbeat=20), f"terraform destroy of {stack}", advice)
+        destroyed = re.search(r"Resources: (\d+) destroyed", step.output)
+        _say(f"    {destroyed.group(0) if destroyed else 'nothing to destroy'}")
+
+
 def down(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
     stack = args.stack
@@ -309,15 +328,15 @@ def down(args: argparse.Namespace) -> int:
             _say("Nothing to destroy: no emulator started by `make demo` is running (what it held is gone).")
             return 0
     deployment = LocalDeployment(endpoint, workdir, stack, terraform=tools.terraform, say=_say)
-    with progress.step(f"terraform destroy ({stack})"):
-        if not (deployment.stack_dir() / "cdk.tf.json").exists():
-            _ok(deployment.synth(), "synthesis (python main.py)")
-        advice = ("The emulator keeps running so that you can run `make demo-down` again. To drop "
-                  f"everything at once instead: python -m emulator stop --pidfile {pidfile}")
-        _ok(deployment.init(stack), f"terraform init of {stack}", advice)
-        step = _ok(deployment.destroy(stack, heartbeat=20), f"terraform destroy of {stack}", advice)
-        destroyed = re.search(r"Resources: (\d+) destroyed", step.output)
-        _say(f"    {destroyed.group(0) if destroyed else 'nothing to destroy'}")
+    protected = _protected(stack)
+    if protected and not args.endpoint:
+        with progress.step(f"terraform destroy ({stack}): not run"):
+            # RDS refuses DeleteDBInstance of a protected instance ("Cannot delete protected DB Instance", moto
+            # as AWS), and ELBv2 DeleteLoadBalancer likewise: a destroy would stop half-way.
+            _say(f"    {stack}'s {' and '.join(protected)} have deletion protection on, which terraform destroy cannot "
+                 "pass, here as on AWS; stopping the emulator forgets all of it instead")
+    else:
+        _destroy(deployment, progress, stack, pidfile)
     with progress.step("stopping the emulator"):
         if args.endpoint:
             _say(f"    left running: {endpoint} was given with --endpoint")

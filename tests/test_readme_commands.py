@@ -16,6 +16,8 @@ BLOCKS = {
     "make demo     # install everything, deploy the dev stack onto a local AWS emulator, run it here; prints a URL "
     "that answers": ("ci",),
     "make synth    # or: npx cdktf synth": ("ci",),
+    "make demo ENV=prod     # prod's shape here: 2 tasks, the migration task first, HTTPS with a local certificate":
+        ("ci",),
     "make demo-down     # the containers, HAProxy and PostgreSQL stop; terraform destroy of dev; registry and "
     "emulator stop": ("ci",),
     "export AWS_ENDPOINT_URL=http://127.0.0.1:<port> AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
