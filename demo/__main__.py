@@ -16,6 +16,12 @@ is one function below, in the order `up` prints them. Run again after changing t
 task definition, a rolling deploy. `down` stops the containers, destroys the stack and stops the registry
 and the emulator.
 
+`make demo ENV=prod` passes `--stack prod`: that environment in its own shape (its task count, migrations as a task
+when it says so, and for an HTTPS listener a self-signed certificate for its domain imported into the emulator's
+ACM and served by the runner's HAProxy: tools/terraform.py `LocalDeployment.local_certificate`). One environment
+runs at a time; `down` takes the one `up` deployed, and stops the emulator instead of destroying a stack whose
+database or load balancer has deletion protection (which a destroy cannot pass, here as on AWS).
+
 With `--endpoint` both use an emulator that is already running and never start or stop one.
 Everything written stays in the work folder (synthesized JSON, the bootstrap stack's local state, a log
 of every run, the emulator's pidfile and log), but for the few paths whose length a tool limits
@@ -278,7 +284,8 @@ def _summary(args: argparse.Namespace, deployment: LocalDeployment, progress: St
              f"folder {workdir}\n(and the run roots and socket in /tmp/notes-*: local/paths.py).")
         _say(f"  look around:  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={EMULATOR_KEY} AWS_SECRET_ACCESS_KEY={EMULATOR_KEY} "
              f"aws ecs list-services --cluster {outputs.get('cluster_name', 'CLUSTER')} --region {args.region}")
-        _say("  stop it:      make demo-down   (containers, HAProxy and PostgreSQL stop; terraform destroy; the emulator stops)")
+        destroy = "the emulator stops, forgetting it" if _protected(stack) else "terraform destroy; the emulator stops"
+        _say(f"  stop it:      make demo-down   (containers, HAProxy and PostgreSQL stop; {destroy})")
     _say("To deploy to real AWS instead (billable): see README.md, 'Deploy to a real AWS account'.")
 
 

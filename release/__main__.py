@@ -30,7 +30,7 @@ TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # Which command takes which option (the others refuse it rather than ignore it).
 ONLY_FOR = {"image": ("push", "migrate", "deploy", "promote"), "output": ("build",), "to": ("rollback",),
-            "tag": ("migrate", "deploy")}
+            "tag": ("migrate", "deploy"), "skip_gate": ("migrate", "promote", "release")}
 
 
 def known_environments() -> dict:
@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", help="migrate/deploy: an image tag in the repository (default: this checkout's commit)")
     p.add_argument("--to", help="rollback: the tag or sha256 digest to go back to (default: the image the service "
                    "ran before the current one, read from ECS)")
+    p.add_argument("--skip-gate", action="store_true", default=None,
+                   help="migrate/promote/release without the compatibility gate, where it cannot run (it needs root, "
+                        "podman and PostgreSQL): nothing then checks that the running release works on the new schema")
     p.add_argument("--registry", help="push to this host:port instead of ECR (the local registry, with the emulator)")
     p.add_argument("--poll", type=float, help=f"seconds between status checks (default {flow.Timing.poll:.0f}, "
                    "1 with --local)")
@@ -106,7 +109,7 @@ def _build(args: argparse.Namespace, output: Path) -> archives.Archive:
 def _check_options(args: argparse.Namespace) -> None:
     for option, commands in ONLY_FOR.items():
         if getattr(args, option) is not None and args.command not in commands:
-            raise BadInput(f"--{option} is for {' and '.join(commands)}, not {args.command}")
+            raise BadInput(f"--{option.replace('_', '-')} is for {' and '.join(commands)}, not {args.command}")
     if args.tag is not None and not TAG.fullmatch(args.tag):
         raise BadInput(f"--tag {args.tag!r} is not an image tag: 1-128 of A-Z a-z 0-9 _ . -, not starting with . or -")
     if args.to is not None and not (TAG.fullmatch(args.to) or DIGEST.fullmatch(args.to)):
@@ -144,16 +147,16 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
     outs = (stack_outputs.from_file(args.outputs, needed, from_nothing) if args.outputs
             else stack_outputs.from_terraform(ROOT / "cdktf.out" / "stacks" / args.env, needed, from_nothing=from_nothing))
     if target_factory is None:
-        from release.aws import AwsTarget, skopeo_pusher
+        from release.aws import AwsTarget, PodmanGate, skopeo_pusher
 
         stack_dir = ROOT / "cdktf.out" / "stacks" / args.env
-        reread = ((lambda: stack_outputs.from_file(args.outputs, stack_outputs.DEPLOYED)) if args.outputs
-                  else (lambda: stack_outputs.from_terraform(stack_dir, stack_outputs.DEPLOYED)))
+        reread = ((lambda: stack_outputs.from_file(args.outputs, stack_outputs.NEEDED)) if args.outputs
+                  else (lambda: stack_outputs.from_terraform(stack_dir, stack_outputs.NEEDED)))
         config = environments[args.env]
         # The environment's own region: its cluster and repository live there, whatever the shell's default.
         target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, config.region),
                            reread_outputs=reread, domain=config.load_balancer.domain_name,
-                           least_tasks=least_tasks(config.service),
+                           least_tasks=least_tasks(config.service), gate=PodmanGate(registry_tls=not args.registry),
                            pusher=skopeo_pusher(registry_tls=not args.registry), registry=args.registry)
     else:
         target = target_factory(args.env, outs)
@@ -181,7 +184,7 @@ def _local_target(args: argparse.Namespace, region: str):
                         domain=config.load_balancer.domain_name,
                         pusher=skopeo_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
                         registry=system["registry"],
-                        reread_outputs=lambda: demo_outputs(args.workdir, endpoint, args.env, stack_outputs.DEPLOYED))
+                        reread_outputs=lambda: demo_outputs(args.workdir, endpoint, args.env, stack_outputs.NEEDED))
     return LocalTarget(control=control, workdir=args.workdir)
 
 
@@ -231,18 +234,29 @@ def _steps(args: argparse.Namespace, target, archive: archives.Archive | None, t
     if command == "rollback":
         flow.rollback(target, args.to, timing)
         return
+    first = command in stack_outputs.FROM_NOTHING and not target.outputs.exists
+    gating = command in ("migrate", "promote", "release") and not first  # a first release has nothing running
+    if gating and not args.skip_gate and (why := target.gate_missing()) and _gate_needed(target, archive):
+        raise BadInput(f"the compatibility gate cannot run here: {why}. It checks, before the migration, that the "
+                       "running release still works on the schema this one makes. Run the release where it can (the "
+                       "release workflow does), or pass --skip-gate to release without it, knowingly")
     if command in ("push", "promote", "release"):
-        first = command in stack_outputs.FROM_NOTHING and not target.outputs.exists
         image = (_created if first else _pushed)(args, target, archive)
         say(f"==> {image.pinned} (tag {image.tag}) is in {target.outputs.repository_name}")
     else:
         image = _wanted(args, target, archive)
     if command in ("migrate", "promote", "release"):
-        flow.gate(target, image)
+        flow.gate(target, image, skip=bool(args.skip_gate))
         flow.migrate(target, image, timing)
     if command in ("deploy", "promote", "release"):
         flow.deploy(target, image, timing)
         flow.verify(target, image, timing)
+
+
+def _gate_needed(target, archive: archives.Archive | None) -> bool:
+    """Whether a release runs another image than the one given (or one to build): what the gate would check."""
+    running = target.running_image()
+    return running is not None and (archive is None or running.digest != archive.digest)
 
 
 def _status(target) -> None:

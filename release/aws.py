@@ -22,7 +22,7 @@ from image.archive import Archive, copy as archive_copy
 from infra.config import VERIFIED_TAG
 from image.registry import RegistryError, manifest_digest, registry_request
 from local.progress import say
-from release.model import (BadInput, Deployment, GateUnavailable, Image, Release, ReleaseError, ServiceStatus,
+from release.model import (BadInput, Deployment, Image, Release, ReleaseError, ServiceStatus,
                            TaskOutcome)
 from release.outputs import FIRST_DEPLOY, StackOutputs
 from release.verify import Endpoint
@@ -57,6 +57,24 @@ class Applier(Protocol):
 def skopeo_pusher(registry_tls: bool = True) -> Pusher:
     """image/archive.py's copy by digest (skopeo, an auth file: never credentials on a command line)."""
     return lambda archive, destination, auth: archive_copy(archive, destination, auth, tls=registry_tls)
+
+
+@dataclass(frozen=True)
+class PodmanGate:
+    """The compatibility gate (release/gate.py) on the machine the release runs on, pulling both images from the
+    environment's repository with the ECR token's auth."""
+    registry_tls: bool = True
+    """False for the local registry that stands in for ECR next to the emulator (plain HTTP)."""
+
+    def missing(self) -> str | None:
+        from release import gate
+
+        return gate.missing()
+
+    def __call__(self, running: str, new: str, auth: dict) -> str | None:
+        from release import gate
+
+        return gate.check_pulling(running, new, auth, tls=self.registry_tls)
 
 
 def cdktf_applier(root: Path = ROOT) -> Applier:
@@ -147,6 +165,9 @@ class AwsTarget:
     """boto3 client factory: client("ecs"), client("ecr"), client("logs")."""
     pusher: Pusher = field(default_factory=skopeo_pusher)
     applier: Applier = field(default_factory=cdktf_applier)
+    gate: PodmanGate = field(default_factory=PodmanGate)
+    """Checks that the running release works on the schema after a new image's migrations (`missing()`: why it
+    cannot run here; called with both images' references and the registry's auth)."""
     registry: str | None = None
     """host:port to push to instead of ECR's proxy endpoint: the local registry when ECS and ECR are the
     emulator's (moto serves no registry). None on AWS."""
@@ -197,6 +218,15 @@ class AwsTarget:
                            f"archive's {archive.digest} (tags are immutable): release the image that tag holds "
                            f"(`python -m release deploy {self.selector} --tag {archive.tag}`), or commit a change "
                            "and build again")
+        host, auth = self._registry_auth()
+        digest = self.pusher(archive, f"{host}/{self.outputs.repository_name}:{archive.tag}", auth)
+        if digest != archive.digest:
+            raise ReleaseError(f"the repository stored {digest}, not the archive's {archive.digest}: nothing was "
+                               "deployed; run the same command again", changed=True)
+        return Image(repository_url=self.outputs.repository_url, tag=archive.tag, digest=digest)
+
+    def _registry_auth(self) -> tuple[str, dict]:
+        """The repository's registry host and a registry auth file's JSON for it, from the ECR token."""
         data = self.client("ecr").get_authorization_token()["authorizationData"][0]
         host = self.registry or urllib.parse.urlparse(data["proxyEndpoint"]).netloc
         # The token is base64("AWS:<password>"), valid 12 hours: exactly what a registry auth file holds.
@@ -207,11 +237,7 @@ class AwsTarget:
         fresh = isinstance(expires, datetime.datetime) and expires > datetime.datetime.now(expires.tzinfo)
         until = f" (ECR token until {expires:%Y-%m-%d %H:%M %Z})" if fresh else ""
         say(f"==> authenticated to {host} as {user}{until}")
-        digest = self.pusher(archive, f"{host}/{self.outputs.repository_name}:{archive.tag}", auth)
-        if digest != archive.digest:
-            raise ReleaseError(f"the repository stored {digest}, not the archive's {archive.digest}: nothing was "
-                               "deployed; run the same command again", changed=True)
-        return Image(repository_url=self.outputs.repository_url, tag=archive.tag, digest=digest)
+        return host, auth
 
     # -- what runs and ran: the service's task definition revisions ---------------------------------------
     def releases(self, limit: int = HISTORY_REVISIONS) -> list[Release]:
@@ -241,11 +267,15 @@ class AwsTarget:
         _, _, tag = current.image.rpartition(":")
         return self.find_image(tag) if tag and "/" not in tag else None
 
+    def gate_missing(self) -> str | None:
+        return self.gate.missing()
+
     def check_compatibility(self, running: Image, new: Image) -> str | None:
-        # Not yet: it needs PostgreSQL, podman and root where the release runs, and the CI release job has none of
-        # them (its build job has root but no AWS session to pull the running image with).
-        raise GateUnavailable("it runs only with --local so far (against AWS it needs PostgreSQL and podman where "
-                              "the release runs)")
+        """release/gate.py where this release runs, both images pulled by digest from the environment's repository."""
+        host, auth = self._registry_auth()
+        say(f"==> compatibility gate: does {running.tag or running.digest} still work on the schema after the "
+            f"migrations of {new.tag or new.digest}? (a throw-away PostgreSQL on this machine)")
+        return self.gate(*(f"{host}/{self.outputs.repository_name}@{image.digest}" for image in (running, new)), auth)
 
     def mark_verified(self) -> None:
         """Tag the revision the service runs as verified (infra.config.VERIFIED_TAG): what a rollback returns to."""

@@ -10,7 +10,7 @@ from typing import Callable
 
 from image.archive import Archive
 from local.progress import say
-from release.model import GateUnavailable, Image, ReleaseError, ServiceStatus, TaskOutcome
+from release.model import Image, ReleaseError, ServiceStatus, TaskOutcome
 from release.target import Target
 from release.verify import VerifyError, check
 
@@ -59,9 +59,13 @@ def create(target: Target, archive: Archive) -> None:
     say(f"==> {target.environment}'s stack is applied; its service runs no task yet")
 
 
-def gate(target: Target, image: Image) -> None:
+def gate(target: Target, image: Image, skip: bool = False) -> None:
     """The compatibility gate (release/gate.py), before the migration: the running release must keep working on the
-    schema `image`'s migrations make, or nothing is changed."""
+    schema `image`'s migrations make, or nothing is changed. `skip`: the release said --skip-gate."""
+    if skip:
+        say("==> compatibility gate: skipped (--skip-gate): nothing checks that the running release works on the "
+            "schema this release's migrations make")
+        return
     running = target.running_image()
     if running is None:
         say("==> compatibility gate: no running release whose image the repository holds: none to keep working")
@@ -70,11 +74,7 @@ def gate(target: Target, image: Image) -> None:
         say(f"==> compatibility gate: the service already runs {image.tag or image.digest}")
         return
     shown = running.tag or running.digest
-    try:
-        failure = target.check_compatibility(running, image)
-    except GateUnavailable as why:
-        say(f"==> compatibility gate: not run: {why}")
-        return
+    failure = target.check_compatibility(running, image)
     if failure:
         raise ReleaseError(
             f"the compatibility gate stopped the release: {failure}. During the rollout the running release "

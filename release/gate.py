@@ -12,13 +12,16 @@ The first step that fails is the answer, in the app's own words (its JSON log's 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from local import paths
 from local.processes import port_free
-from runner.database import Database, DatabaseSettings
+from runner.database import Database, DatabaseError, DatabaseSettings, binary
 from runner.tasks import ULIMITS, Podman, write_env_file
 
 NETWORK = "127.0.8"
@@ -63,11 +66,28 @@ def _words(output: str) -> str:
     return lines[-1][-500:] if lines else "no output"
 
 
-def check(podman: Podman, running: str, new: str, folder: Path) -> str | None:
+def missing() -> str | None:
+    """Why the gate cannot run on this machine, or None: it needs root (PostgreSQL's server runs as the `postgres`
+    user, started by runner/database.py), podman and PostgreSQL's server binaries."""
+    if os.geteuid() != 0:
+        return ("it needs root (the throw-away PostgreSQL runs as the postgres user): run the release with sudo, as "
+                "the release workflow does")
+    if shutil.which("podman") is None:
+        return "podman is missing: sudo tools/setup.sh containers"
+    try:
+        binary("pg_ctl")
+    except DatabaseError:
+        return "PostgreSQL's server is missing: sudo tools/setup.sh postgres"
+    return None
+
+
+def check(podman: Podman, running: str, new: str, folder: Path, authfile: Path | None = None,
+          tls: bool = False) -> str | None:
     """None when the running image still works on the schema after the new image's migrations, else what failed.
-    `running` and `new` are references podman can pull (the images are pulled first)."""
+    `running` and `new` are references podman can pull (the images are pulled first, with `authfile` and `tls`
+    as Podman.pull takes them)."""
     for image in dict.fromkeys((running, new)):
-        podman.pull(image)
+        podman.pull(image, authfile=authfile, tls=tls)
     database = Database(Path(folder) / "gate-database.json")
     database.stop()  # one a killed release left behind (stopping is safe to repeat)
     password = secrets.token_urlsafe(24)
@@ -88,3 +108,22 @@ def check(podman: Podman, running: str, new: str, folder: Path) -> str | None:
     finally:
         database.stop()
     return None
+
+
+def check_pulling(running: str, new: str, auth: dict, tls: bool = True) -> str | None:
+    """`check` for a release against AWS: the images pulled from the environment's repository with `auth` (a
+    registry auth file's JSON, from the ECR token: owner-only, never on a command line) into a podman storage of
+    its own, which is deleted afterwards with everything else the gate made."""
+    with tempfile.TemporaryDirectory(prefix="release-gate-") as scratch:
+        folder = Path(scratch)
+        authfile = folder / "auth.json"
+        authfile.touch(mode=0o600)
+        authfile.write_text(json.dumps(auth))
+        podman = Podman(storage=folder / "podman", workdir=folder)
+        try:
+            return check(podman, running, new, folder, authfile=authfile, tls=tls)
+        finally:
+            # The images' layers are podman's (some owned by the images' users): podman removes them, then its run
+            # root outside the folder goes (local.paths).
+            podman.run("rmi", "--all", "--force", check=False)
+            paths.remove(podman.storage)

@@ -100,6 +100,11 @@ class LocalTarget:
     def running_image(self) -> Image | None:
         return self.control.running_image()
 
+    def gate_missing(self) -> str | None:
+        from release import gate
+
+        return gate.missing()
+
     def check_compatibility(self, running: Image, new: Image) -> str | None:
         """release/gate.py on this machine: the images from the local registry, the runner's podman storage."""
         from release import gate

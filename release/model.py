@@ -21,10 +21,6 @@ class BadInput(ReleaseError):
     exit_code = 2
 
 
-class GateUnavailable(Exception):
-    """The compatibility gate cannot run where this release runs; the message says why."""
-
-
 @dataclass(frozen=True)
 class Image:
     """One pushed image: where it is, the tag it was pushed with, and its immutable digest."""

@@ -18,16 +18,14 @@ NEEDED = ("cluster_name", "service_name", "migration_task_definition_arn", "task
 NEEDED_BY = {"build": (), "push": ("ecr_repository_url",),
              "migrate": ("ecr_repository_url", "cluster_name", "migration_task_definition_arn", "task_subnet_ids",
                          "task_security_group_id"),
-             # A first deploy creates the cluster, the service and the load balancer: deploy reads them after its
-             # apply (DEPLOYED).
+             # A first deploy creates the cluster, the service and the load balancer: deploy reads them (NEEDED)
+             # after its apply.
              "deploy": ("ecr_repository_url",),
              "rollback": ("ecr_repository_url", "cluster_name", "service_name", "load_balancer_url"),
              "status": ("ecr_repository_url", "cluster_name", "service_name"),
              "promote": NEEDED, "release": NEEDED}
 FIRST_DEPLOY = ("An environment with no stack yet is created by `python -m release promote --env ENV --image FILE` "
                 "(or `release --env ENV`): its service starts no task before the first migration.")
-# What the release reads once an apply has run (every output: a first apply creates them all).
-DEPLOYED = NEEDED
 # The commands that take an environment from nothing: without all of NEWBORN among the outputs (no stack applied
 # yet, or a first apply that stopped half-way) they read what there is and create the stack first (flow.create).
 FROM_NOTHING = ("promote", "release")

@@ -62,6 +62,9 @@ class Target(Protocol):
     def running_image(self) -> Image | None:
         """The image the service runs now (None before the first release)."""
 
+    def gate_missing(self) -> str | None:
+        """Why the compatibility gate cannot run where this release runs (root, podman, PostgreSQL), or None."""
+
     def check_compatibility(self, running: Image, new: Image) -> str | None:
         """release/gate.py: None when `running` still works on the schema after `new`'s migrations, else what
         failed (the step and the app's words)."""

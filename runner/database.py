@@ -19,18 +19,21 @@ from pathlib import Path
 
 from local.processes import port_free
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_LIB = Path("/usr/lib/postgresql")
+"""Debian's and Ubuntu's server binaries, one folder per major version (15 on Debian 12, 16 on Ubuntu 24.04)."""
 
 
 class DatabaseError(Exception):
     """PostgreSQL cannot be set up or started; the message says what to do next."""
 
 
-def _binary(name: str) -> str:
-    for candidate in (shutil.which(name), str(PG_BIN / name)):
+def binary(name: str) -> str:
+    versions = sorted(PG_LIB.glob("*/bin"), key=lambda folder: int(folder.parent.name) if folder.parent.name.isdigit()
+                      else 0, reverse=True)
+    for candidate in (shutil.which(name), *(str(folder / name) for folder in versions)):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise DatabaseError(f"PostgreSQL's {name} is not installed: apt-get install postgresql (tools/setup.sh containers)")
+    raise DatabaseError(f"PostgreSQL's {name} is not installed: apt-get install postgresql (tools/setup.sh postgres)")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class Database:
                                               "name": settings.name, "user": settings.user}) + "\n")
         os.chown(folder, owner.pw_uid, owner.pw_gid)
         data = folder / "data"
-        self._as_postgres(_binary("initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
+        self._as_postgres(binary("initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
                           "--auth-local=peer", "--auth-host=reject", "--no-sync")
         self._certificate(folder, settings.host, owner)
         # TLS only: every TCP connection must use it, as with rds.force_ssl = 1.
@@ -116,7 +119,7 @@ class Database:
         folder = self.folder
         if folder is None:
             raise DatabaseError("no database set up in this work folder: run `python -m runner up`")
-        result = self._as_postgres(_binary("pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "server.log"),
+        result = self._as_postgres(binary("pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "server.log"),
                                    "-w", "-t", "30", "start", check=False)
         if result.returncode != 0:
             log = (folder / "server.log").read_text(errors="replace")[-1500:] if (folder / "server.log").exists() else ""
@@ -125,18 +128,18 @@ class Database:
     def halt(self) -> None:
         """Stop the server the way a restart does (every session ended, the data kept)."""
         if self.running():
-            self._as_postgres(_binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+            self._as_postgres(binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
 
     def running(self) -> bool:
         folder = self.folder
         if folder is None or not (folder / "data").exists():
             return False
-        return self._as_postgres(_binary("pg_ctl"), "-D", str(folder / "data"), "status", check=False).returncode == 0
+        return self._as_postgres(binary("pg_ctl"), "-D", str(folder / "data"), "status", check=False).returncode == 0
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """Run SQL as the local superuser over the unix socket (the tasks only get TCP with TLS)."""
         # On stdin, so that a password never shows in the process list.
-        return self._as_postgres(_binary("psql"), "-h", str(self.folder), "-d", database, "-v", "ON_ERROR_STOP=1",
+        return self._as_postgres(binary("psql"), "-h", str(self.folder), "-d", database, "-v", "ON_ERROR_STOP=1",
                                  "-At", "-f", "-", input=statement).stdout
 
     def set_password(self, user: str, password: str) -> None:
@@ -148,7 +151,7 @@ class Database:
         folder = self.folder
         if folder is not None:
             if (folder / "data").exists():
-                self._as_postgres(_binary("pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "-w", "stop",
+                self._as_postgres(binary("pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "-w", "stop",
                                   check=False)
             shutil.rmtree(folder, ignore_errors=True)
         self.statefile.unlink(missing_ok=True)

@@ -52,8 +52,11 @@ class Podman:
     def label(self) -> str:
         return f"{LABEL}={self.workdir.resolve()}"
 
-    def pull(self, image: str) -> None:
-        result = self.run("pull", "--quiet", "--tls-verify=false", image, check=False)
+    def pull(self, image: str, authfile: Path | None = None, tls: bool = False) -> None:
+        """From the local registry (plain HTTP, no credentials) unless told otherwise: `authfile` (a registry auth
+        file, never credentials on the command line) and `tls` for ECR."""
+        auth = ["--authfile", str(authfile)] if authfile else []
+        result = self.run("pull", "--quiet", f"--tls-verify={'true' if tls else 'false'}", *auth, image, check=False)
         if result.returncode != 0:
             # Advice only where podman's own words say the registry lacks the image.
             # (the registry API's MANIFEST_UNKNOWN and NAME_UNKNOWN errors).

@@ -217,7 +217,21 @@ def test_the_image_is_built_once_with_root_and_no_aws_credentials_then_promoted_
     assert [u["with"]["name"] for u in uploads] == [d["with"]["name"] for d in downloads] == ["image"]
     assert "build" in release["needs"]
     promote = [run for run in _runs("release.yml", "release") if "-m release " in run]
-    assert promote == ['.venv/bin/python -m release promote --env "${ENVIRONMENT}" --image '
-                       '"${RUNNER_TEMP}/image/image.tar"']
+    assert [run.split(" .venv/", 1)[-1] for run in promote] == [
+        'bin/python -m release promote --env "${ENVIRONMENT}" --image "${RUNNER_TEMP}/image/image.tar"']
     assert not any(re.search(r"\bcurl\b", run) for run in _runs("release.yml", "release")), \
         "the release verifies the app itself (release/verify.py): no check of its own in the YAML"
+
+
+def test_the_release_runs_as_root_for_the_gate_keeping_only_the_path_and_the_aws_session():
+    """The compatibility gate (release/gate.py) needs root, podman and PostgreSQL where the release runs: the job
+    installs both and runs the release with sudo, keeping the set-up actions' PATH and the variables
+    configure-aws-credentials exports (its README: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    AWS_REGION, AWS_DEFAULT_REGION), and nothing else of the runner user's environment."""
+    runs = _runs("release.yml", "release")
+    assert any(re.search(r"^sudo tools/setup.sh .*\bcontainers\b.*\bpostgres\b", run, re.M) for run in runs)
+    (promote,) = [run for run in runs if "-m release " in run]
+    kept = re.fullmatch(r"sudo --preserve-env=(\S+) \.venv/bin/python -m release promote .*", promote.strip(), re.S)
+    assert kept, promote
+    assert set(kept.group(1).split(",")) == {"PATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                             "AWS_REGION", "AWS_DEFAULT_REGION"}

@@ -315,6 +315,17 @@ def start_module_server():
     yield from _server_starter()
 
 
+@pytest.fixture
+def migrations_copy(tmp_path) -> Path:
+    """A copy of the app's migrations (app.settings.MIGRATIONS_DIR) to add versions to; the app runs it when
+    MIGRATIONS_LOCATION names it."""
+    from app.settings import MIGRATIONS_DIR
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
 @pytest.fixture(name="free_port", scope="session")
 def free_port_fixture():
     return free_port

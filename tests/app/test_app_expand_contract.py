@@ -3,10 +3,8 @@ still passes `python -m app selfcheck`; after the contract it fails, naming the 
 
 import json
 import re
-import shutil
 from pathlib import Path
 
-from app.migrate import alembic_config
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -24,13 +22,12 @@ def selfcheck(run_app, db, migrations: Path) -> tuple[int, list[dict]]:
     return checked.returncode, [json.loads(line) for line in checked.stdout.splitlines() if line.startswith("{")]
 
 
-def test_the_running_code_passes_after_the_expand_and_fails_after_the_contract(new_db, run_app, tmp_path):
+def test_the_running_code_passes_after_the_expand_and_fails_after_the_contract(new_db, run_app, migrations_copy):
     db = new_db()
     assert run_app("migrate", db.env()).returncode == 0
     with db.connect() as c:
         c.execute("INSERT INTO notes (title, body) VALUES ('kept', 'its body')")
-    migrations = tmp_path / "migrations"
-    shutil.copytree(alembic_config(db.settings()).get_main_option("script_location"), migrations)
+    migrations = migrations_copy
 
     (migrations / "versions" / "0002_expand.py").write_text(readme_migration("Expand"))
     code, _ = selfcheck(run_app, db, migrations)

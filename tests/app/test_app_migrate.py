@@ -1,7 +1,6 @@
 """`python -m app migrate`: Alembic to head, once, under an advisory lock, all-or-nothing."""
 
 import json
-import shutil
 import time
 
 import psycopg
@@ -85,15 +84,14 @@ def wait_until(condition, processes, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_a_failing_migration_exits_non_zero_and_leaves_the_previous_schema_intact(new_db, run_app, tmp_path):
+def test_a_failing_migration_exits_non_zero_and_leaves_the_previous_schema_intact(new_db, run_app, migrations_copy):
     # GIVEN a database at 0001 holding a note
     db = new_db()
     assert run_app("migrate", db.env()).returncode == 0
     with db.connect() as c:
         c.execute("INSERT INTO notes (title) VALUES ('kept')")
     # AND a copy of the migrations with a 0002 that fails half-way
-    migrations = tmp_path / "migrations"
-    shutil.copytree(alembic_config(db.settings()).get_main_option("script_location"), migrations)
+    migrations = migrations_copy
     (migrations / "versions" / "0002_fails.py").write_text(FAILING_MIGRATION)
 
     # WHEN migrating with it

@@ -257,6 +257,22 @@ def _container(name: str, image: str, command: list[str], log_group: str, prefix
 
 
 @dataclass
+class RecordedGate:
+    """The compatibility gate of the emulator tests, whose images are tiny archives that run nothing: it records
+    what it is asked (both references and the registry auth) and answers `answer`. The real gate runs in
+    tests/release/test_release_local.py: on the local system, and as against AWS (pulling with the ECR token's auth)."""
+    answer: str | None = None
+    calls: list = field(default_factory=list)
+
+    def missing(self) -> str | None:
+        return None
+
+    def __call__(self, running: str, new: str, auth: dict) -> str | None:
+        self.calls.append((running, new, auth))
+        return self.answer
+
+
+@dataclass
 class Stack:
     environment: str
     outputs: StackOutputs
@@ -268,6 +284,7 @@ class Stack:
     created: list = field(default_factory=list)
     desired_count: int = 1
     """The task count the configuration gives the service (what a normal apply sets)."""
+    gate: RecordedGate = field(default_factory=RecordedGate)
 
 
 @pytest.fixture
@@ -335,7 +352,8 @@ def target(client, deploy_client, stack) -> AwsTarget:
         stack.pushed.append((archive.tag, destination, auth))
         return archive.digest
 
-    return AwsTarget(environment="dev", outputs=stack.outputs, client=deploy_client, pusher=push, applier=apply)
+    return AwsTarget(environment="dev", outputs=stack.outputs, client=deploy_client, pusher=push, applier=apply,
+                     gate=stack.gate)
 
 
 def an_image(stack: Stack, tag: str = "0123456789ab", digest: str = "sha256:" + "cd" * 32) -> Image:

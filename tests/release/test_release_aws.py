@@ -473,13 +473,7 @@ def test_the_promote_command_ci_runs_pushes_migrates_deploys_and_verifies_then_r
 
     copies = _real_pushes(target, local_registry)
     archive = tiny_archive(tmp_path / "image.tar", "0123456789ab")
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"cluster_name": stack.outputs.cluster, "service_name": stack.outputs.service,
-                                   "migration_task_definition_arn": stack.outputs.migration_task_definition,
-                                   "task_subnet_ids": ",".join(stack.outputs.subnets),
-                                   "task_security_group_id": stack.outputs.security_group,
-                                   "ecr_repository_url": stack.outputs.repository_url,
-                                   "load_balancer_url": stack.outputs.load_balancer_url}))
+    outputs = _outputs(stack, tmp_path)
     playing, ecs = threading.Event(), _steady(client, stack)
 
     def play():
@@ -502,6 +496,59 @@ def test_the_promote_command_ci_runs_pushes_migrates_deploys_and_verifies_then_r
     assert "already holds" in said_again and "promote dev: done" in said_again
     assert site.calls == ["GET /ready", "POST /ready/probe"] * 2
     assert [r.digest for r in target.releases()[:2]] == [archive.digest] * 2 and target.releases()[0].verified
+
+
+# -- the compatibility gate against AWS ----------------------------------------------------------------------------
+
+def _outputs(stack, tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"cluster_name": stack.outputs.cluster, "service_name": stack.outputs.service,
+                                "migration_task_definition_arn": stack.outputs.migration_task_definition,
+                                "task_subnet_ids": ",".join(stack.outputs.subnets),
+                                "task_security_group_id": stack.outputs.security_group,
+                                "ecr_repository_url": stack.outputs.repository_url,
+                                "load_balancer_url": stack.outputs.load_balancer_url}))
+    return path
+
+
+@pytest.mark.integration
+def test_the_gate_gets_both_images_by_digest_with_the_ecr_tokens_auth_and_its_failure_stops_before_the_migration(
+        client, stack, target, tmp_path, local_registry, capsys):
+    from release.__main__ import main
+
+    (running,) = _released(client, stack, target, tmp_path, local_registry, "aaaaaaaaaaaa")
+    stack.gate.answer = ("the running release's own queries, on the schema after this release's migrations failed "
+                         "(exit 1): selfcheck.failing at the step 'create': UndefinedColumn")
+    archive = tiny_archive(tmp_path / "new.tar", "bbbbbbbbbbbb")
+    capsys.readouterr()
+    code = main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(_outputs(stack, tmp_path)),
+                 "--poll", "0.2"], target_factory=lambda env, outs: target)
+    err = capsys.readouterr().err
+    where = f"{local_registry.address}/{stack.outputs.repository_name}"
+    assert code == 1 and "the compatibility gate stopped the release: the running release's own queries" in err, err
+    [(old, new, auth)] = stack.gate.calls
+    assert (old, new) == (f"{where}@{running.digest}", f"{where}@{archive.digest}")
+    assert base64.b64decode(auth["auths"][local_registry.address]["auth"]).decode().startswith("AWS:")
+    assert _task_ids(stack) == [], "no migration task was started"
+    assert target.releases()[0].digest == running.digest, "the service was not changed"
+
+
+@pytest.mark.integration
+def test_where_the_gate_cannot_run_a_promote_is_refused_before_the_push_naming_skip_gate(
+        client, stack, target, tmp_path, local_registry, capsys):
+    from release.__main__ import main
+
+    _released(client, stack, target, tmp_path, local_registry, "aaaaaaaaaaaa")
+    copies = _real_pushes(target, local_registry)
+    stack.gate.missing = lambda: "it needs root (the throw-away PostgreSQL runs as the postgres user): run the release with sudo"
+    archive = tiny_archive(tmp_path / "new.tar", "bbbbbbbbbbbb")
+    capsys.readouterr()
+    code = main(["promote", "--env", "dev", "--image", str(archive.path), "--outputs", str(_outputs(stack, tmp_path))],
+                target_factory=lambda env, outs: target)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "the compatibility gate cannot run here: it needs root" in err and "pass --skip-gate" in err
+    assert (copies, stack.gate.calls, _task_ids(stack)) == ([], [], [])
 
 
 # -- from nothing: no task before the first migration ------------------------------------------------------------

@@ -183,6 +183,7 @@ def test_an_image_that_cannot_be_built_is_one_clean_message_not_a_traceback(tmp_
     (["rollback", "--env", "dev", "--image", "image.tar"], "--image is for push and migrate and deploy and promote"),
     (["promote", "--env", "dev", "--output", "x.tar"], "--output is for build, not promote"),
     (["status", "--env", "dev", "--tag", "aaaaaaaaaaaa"], "--tag is for migrate and deploy, not status"),
+    (["deploy", "--env", "dev", "--skip-gate"], "--skip-gate is for migrate and promote and release, not deploy"),
 ])
 def test_options_a_command_does_not_take_or_malformed_are_refused_before_anything(argv, said, capsys):
     assert main(argv, target_factory=_never) == 2 and said in capsys.readouterr().err

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 
 from release import flow
 from release.__main__ import main as release_main
-from release.aws import REGISTERABLE, AwsTarget, skopeo_pusher
+from release.aws import REGISTERABLE, AwsTarget, PodmanGate, skopeo_pusher
 from release.local import LocalTarget
 from release.model import Image, ReleaseError
 from release.outputs import StackOutputs
@@ -342,6 +343,25 @@ def test_a_release_whose_migration_renames_a_column_the_running_code_reads_is_st
     assert "(nothing was changed)" in err and "migration task" not in err
     assert (system.schema_version(), system.columns(), system.task_definition(), set(system.up.containers())) == before
     assert load.failures == []
+
+
+def test_against_aws_the_gate_pulls_both_images_with_the_ecr_tokens_auth_into_a_storage_of_its_own(system):
+    """What a release against AWS runs (release/aws.py PodmanGate; the release workflow runs it as root with podman
+    and PostgreSQL): both images pulled by digest from the environment's repository with the ECR token's auth (the
+    local registry stands in for ECR, the emulator gives the token) into a podman storage of the gate's own, deleted
+    afterwards. A rename of a column the running code reads fails at its selfcheck; an expand passes."""
+    control = system.target().control
+    control.gate = PodmanGate(registry_tls=False)
+    running = control.running_image()
+    before = set(Path(tempfile.gettempdir()).glob("release-gate-*"))
+    renaming = control.push(system.build(system.app_with(ADD_COLUMN.format(fail=""), RENAME_BODY),
+                                         f"pulled-{uuid.uuid4().hex[:6]}"))
+    failure = control.check_compatibility(running, renaming)
+    assert failure and "the running release's own queries" in failure
+    assert "selfcheck.failing at the step 'create': UndefinedColumn" in failure
+    expanding = control.push(system.build(system.app_with(ADD_COLUMN.format(fail="")), f"pulled-{uuid.uuid4().hex[:6]}"))
+    assert control.check_compatibility(running, expanding) is None
+    assert set(Path(tempfile.gettempdir()).glob("release-gate-*")) == before, "the gate's storage and files are gone"
 
 
 def test_a_release_whose_code_reads_a_column_its_migration_renamed_fails_at_verify_naming_the_request(system):

@@ -76,3 +76,26 @@ def test_an_untrusted_certificate_fails_the_check(load_balancer):
 def test_a_load_balancer_that_does_not_answer_fails_after_the_wait_naming_the_attempts():
     with pytest.raises(VerifyError, match=r"GET http://127.0.0.1:9/ready failed: ConnectionRefusedError.*\(\d+ attempts"):
         check(Endpoint("http://127.0.0.1:9"), ready_timeout=0.3, poll=0.1)
+
+
+def test_with_local_the_check_goes_through_the_local_balancer_with_tls_to_the_domain_when_it_serves_https(tmp_path):
+    """`python -m release ... --local` of an environment that serves HTTPS (make demo ENV=prod): through HAProxy's
+    port, TLS to the environment's domain, trusting only the local certificate the runner serves."""
+    import json
+
+    from release.aws import AwsTarget
+    from release.local import LocalTarget
+    from release.outputs import StackOutputs
+    from runner.layout import Layout
+
+    layout = Layout(workdir=tmp_path)
+    layout.folder.mkdir(parents=True)
+
+    def endpoint(settings: dict) -> Endpoint:
+        layout.settings_file.write_text(json.dumps(settings))
+        control = AwsTarget(environment="prod", outputs=StackOutputs(), client=None, domain="notes.example.com")
+        return LocalTarget(control=control, workdir=tmp_path).endpoint()
+
+    assert endpoint({"port": 8443, "certificate": "/x/haproxy.pem"}) == Endpoint(
+        "https://127.0.0.1:8443", server_name="notes.example.com", cafile="/x/haproxy.pem")
+    assert endpoint({"port": 8080, "certificate": None}) == Endpoint("http://127.0.0.1:8080")

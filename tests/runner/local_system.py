@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -72,29 +73,41 @@ def started(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, f"runner up failed:\n{result.stderr[-3000:]}"
 
 
-class Load:
-    """A bounded load generator: GET one note over a keep-alive connection until stopped (at most 120 s).
-    `results`: (when the request was sent, its status or the error's name)."""
+class Answer(NamedTuple):
+    sent: float
+    """When the request was sent (time.monotonic())."""
+    outcome: int | str
+    """Its status, or the error's name."""
+    who: str
+    """"balancer" for HAProxy's own answer when no task serves, "app" for a task's, "none" for an error."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        with httpx.Client(base_url=url, trust_env=False, timeout=10) as client:
-            self.url_path = f"/notes/{client.post('/notes', json={'title': 'load', 'body': ''}).json()['id']}"
-        self.results: list[tuple[float, int | str]] = []
+
+class Load:
+    """A bounded load generator through the balancer: GET `path` over a keep-alive connection until stopped (at most
+    `seconds`). Without a path it first creates a note and reads that one back (the app must be up)."""
+
+    def __init__(self, url: str, path: str | None = None, seconds: float = 120, pause: float = 0.01) -> None:
+        self.url, self.seconds, self.pause = url, seconds, pause
+        if path is None:
+            with httpx.Client(base_url=url, trust_env=False, timeout=10) as client:
+                path = f"/notes/{client.post('/notes', json={'title': 'load', 'body': ''}).json()['id']}"
+        self.path = path
+        self.results: list[Answer] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + self.seconds
         with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT, trust_env=False) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 sent = time.monotonic()
                 try:
-                    outcome: int | str = client.get(self.url_path).status_code
+                    answer = client.get(self.path)
+                    who = "balancer" if "No server is available" in answer.text else "app"
+                    self.results.append(Answer(sent, answer.status_code, who))
                 except httpx.HTTPError as error:
-                    outcome = type(error).__name__
-                self.results.append((sent, outcome))
-                time.sleep(0.01)
+                    self.results.append(Answer(sent, type(error).__name__, "none"))
+                time.sleep(self.pause)
 
     def __enter__(self) -> "Load":
         self._thread.start()
@@ -105,8 +118,8 @@ class Load:
         self._thread.join()
 
     @property
-    def failures(self) -> list[tuple[float, int | str]]:
-        return [r for r in self.results if r[1] != 200]
+    def failures(self) -> list[Answer]:
+        return [r for r in self.results if r.outcome != 200]
 
 
 def nothing_running(deployment: Up, port: int | None) -> None:

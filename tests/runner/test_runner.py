@@ -12,7 +12,6 @@ import math
 import socket
 import subprocess
 import time
-import threading
 import uuid
 from pathlib import Path
 
@@ -177,7 +176,7 @@ def test_a_task_that_stops_answering_is_taken_out_by_the_health_checks_within_th
     # THEN HAProxy marks it down within the detection window (+0.2 s polling)...
     assert out_of_rotation <= DETECTION_WINDOW + exec_seconds + 0.2
     # ...and only requests sent to it before that fail (each waits for the client's timeout).
-    assert all(frozen <= sent <= frozen + out_of_rotation for sent, _ in load.failures)
+    assert all(frozen <= failure.sent <= frozen + out_of_rotation for failure in load.failures)
     assert len(load.failures) <= math.ceil(DETECTION_WINDOW / CLIENT_TIMEOUT) + 1
     deadline = time.monotonic() + 3 * DETECTION_WINDOW
     while balancer.states().get(slot) != "UP" and time.monotonic() < deadline:
@@ -346,37 +345,6 @@ def test_a_port_in_use_fails_clearly_and_leaves_nothing_running(one):
 
 # -- from nothing: the release's first-deploy sequence on the local system --------------------------------------
 
-class Answers:
-    """GET /notes through the balancer every 20 ms until stopped (at most 300 s): (sent, status, who answered:
-    "balancer" for HAProxy's own 503 when no task serves, else "app")."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.results = url, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + 300
-        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT, trust_env=False) as client:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                sent = time.monotonic()
-                try:
-                    answer = client.get("/notes")
-                    who = "balancer" if "No server is available" in answer.text else "app"
-                    self.results.append((sent, answer.status_code, who))
-                except httpx.HTTPError as error:
-                    self.results.append((sent, type(error).__name__, "none"))
-                time.sleep(0.02)
-
-    def __enter__(self) -> "Answers":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def test_from_nothing_to_three_tasks_no_request_reaches_a_task_before_the_schema_exists(emulator, app_image,
                                                                                         podman_storage, tmp_path):
     """The sequence `python -m release promote` runs for an environment with no service (release/flow.py, create):
@@ -390,7 +358,7 @@ def test_from_nothing_to_three_tasks_no_request_reaches_a_task_before_the_schema
     try:
         started(deployment.up())
         assert deployment.status()["tasks"] == [] and deployment.containers() == {}
-        with Answers(deployment.url) as answers:
+        with Load(deployment.url, path="/notes", seconds=300, pause=0.02) as answers:
             time.sleep(2)
             migrated = runner("migrate", *deployment.target())
             schema = time.monotonic()
