@@ -807,6 +807,95 @@ def apply_applicationautoscaling_capacity() -> None:
         return target
 
 
+# ---------------------------------------------------------------------------
+# o. CloudWatch Logs PutMetricFilter replaces a filter of the same name
+#
+# Real AWS: PutMetricFilter "creates or updates a metric filter": a second call with the filter's name and log
+# group replaces it (CloudWatch Logs API reference); DeleteMetricFilter removes it.
+# moto 5.2.5: appends a second entry (MetricFilters.add_filter), so after an update DescribeMetricFilters lists
+# the old filter first, which the provider reads: every plan shows the update again; and delete_filter removes
+# from the list it iterates, so one of two duplicates survives.
+# ---------------------------------------------------------------------------
+PATCH_LOGS_METRIC_FILTER = "o-logs-metric-filter-update"
+
+
+@patch(PATCH_LOGS_METRIC_FILTER, requires=_on("moto.logs.metric_filters:MetricFilters", "add_filter", "delete_filter"))
+def apply_logs_metric_filter_update() -> None:
+    from moto.logs.metric_filters import MetricFilters
+
+    def same(entry: dict[str, Any], filter_name: str | None, log_group_name: str | None) -> bool:
+        return entry["filterName"] == filter_name and entry["logGroupName"] == log_group_name
+
+    @wrap(MetricFilters, "add_filter")
+    def add_filter(original: Callable[..., Any], self: Any, filter_name: str, filter_pattern: str,
+                   log_group_name: str, metric_transformations: Any) -> None:
+        self.metric_filters[:] = [f for f in self.metric_filters if not same(f, filter_name, log_group_name)]
+        original(self, filter_name, filter_pattern, log_group_name, metric_transformations)
+
+    @wrap(MetricFilters, "delete_filter")
+    def delete_filter(original: Callable[..., Any], self: Any, filter_name: str | None = None,
+                      log_group_name: str | None = None) -> list[dict[str, Any]]:
+        self.metric_filters[:] = [f for f in self.metric_filters if not same(f, filter_name, log_group_name)]
+        return self.metric_filters
+
+
+# ---------------------------------------------------------------------------
+# p. CloudWatch Logs query definitions (Logs Insights saved queries)
+#
+# Real AWS: PutQueryDefinition(name, queryString, logGroupNames?, queryDefinitionId?) creates a definition (a new
+# id) or, given an id, updates it (ResourceNotFoundException for an unknown id) -> {"queryDefinitionId"};
+# DescribeQueryDefinitions(queryDefinitionNamePrefix?) -> {"queryDefinitions": [{queryDefinitionId, name,
+# queryString, lastModified, logGroupNames}]}; DeleteQueryDefinition(queryDefinitionId) -> {"success": true}.
+# moto 5.2.5: none of the three exist (NotImplementedError -> HTTP 500, which the provider retries for minutes).
+# ---------------------------------------------------------------------------
+PATCH_LOGS_QUERY_DEFINITIONS = "p-logs-query-definitions"
+
+
+@patch(PATCH_LOGS_QUERY_DEFINITIONS, requires=_on("moto.logs.responses:LogsResponse", "logs_backend", "_get_param") + (
+    "moto.logs.exceptions:ResourceNotFoundException",))
+def apply_logs_query_definitions() -> None:
+    import time
+    import uuid
+
+    from moto.logs.exceptions import ResourceNotFoundException
+    from moto.logs.responses import LogsResponse
+
+    for native in ("put_query_definition", "describe_query_definitions", "delete_query_definition"):
+        if hasattr(LogsResponse, native):
+            raise _native(PATCH_LOGS_QUERY_DEFINITIONS, f"implements {native}")
+
+    def store(self: Any) -> dict[str, dict[str, Any]]:
+        # On the backend instance, so moto's /moto-api/reset clears it too.
+        backend = self.logs_backend
+        if not hasattr(backend, "_emulator_query_definitions"):
+            backend._emulator_query_definitions = {}
+        return backend._emulator_query_definitions
+
+    def put_query_definition(self: Any) -> str:
+        definitions, wanted = store(self), self._get_param("queryDefinitionId")
+        if wanted and wanted not in definitions:
+            raise ResourceNotFoundException(f"Query definition {wanted} does not exist")
+        found = wanted or str(uuid.uuid4())
+        definitions[found] = {"queryDefinitionId": found, "name": self._get_param("name"),
+                              "queryString": self._get_param("queryString"), "lastModified": int(time.time() * 1000),
+                              **({"logGroupNames": names} if (names := self._get_param("logGroupNames")) else {})}
+        return json.dumps({"queryDefinitionId": found})
+
+    def describe_query_definitions(self: Any) -> str:
+        prefix = self._get_param("queryDefinitionNamePrefix") or ""
+        return json.dumps({"queryDefinitions": [d for d in store(self).values() if d["name"].startswith(prefix)]})
+
+    def delete_query_definition(self: Any) -> str:
+        definitions, wanted = store(self), self._get_param("queryDefinitionId")
+        if definitions.pop(wanted, None) is None:
+            raise ResourceNotFoundException(f"Query definition {wanted} does not exist")
+        return json.dumps({"success": True})
+
+    LogsResponse.put_query_definition = put_query_definition
+    LogsResponse.describe_query_definitions = describe_query_definitions
+    LogsResponse.delete_query_definition = delete_query_definition
+
+
 def apply_all() -> list[str]:
     """Check moto's version, then apply every patch (idempotent). Returns the patch names."""
     check_moto_version()

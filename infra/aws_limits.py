@@ -16,6 +16,33 @@ RDS_FAMILIES = frozenset({
     "x2g", "x2idn", "x2iedn", "x2iezn"})
 RDS_SIZES = ("micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
              "16xlarge", "24xlarge", "32xlarge", "48xlarge")
+# Memory of an RDS instance class (AWS's "Hardware specifications for DB instance classes"): the burstable t
+# classes by size; every other class is vCPUs x its family's GiB per vCPU (m 4, r 8, x2g/x2idn 16, x2iedn and
+# x2iezn 32), with 2 vCPUs at `large`, doubling with each size.
+RDS_T_MEMORY_GIB = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
+RDS_VCPUS = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48, "16xlarge": 64,
+             "24xlarge": 96, "32xlarge": 128, "48xlarge": 192}
+RDS_GIB_PER_VCPU = {"m": 4, "r": 8, "x2g": 16, "x2idn": 16, "x2iedn": 32, "x2iezn": 32}
+# RDS for PostgreSQL's default max_connections: LEAST({DBInstanceClassMemory/9531392}, 5000) (the default
+# parameter group; AWS Prescriptive Guidance, "Tuning PostgreSQL parameters": max_connections).
+PG_BYTES_PER_CONNECTION = 9531392
+PG_MAX_CONNECTIONS = 5000
+
+
+def rds_memory_gib(instance_class: str) -> int | None:
+    """The memory of `db.<family>.<size>`, or None for a size its family does not come in (db.m5.micro)."""
+    _, family, size = instance_class.split(".")
+    if family.startswith("t"):
+        return RDS_T_MEMORY_GIB.get(size)
+    per_vcpu = RDS_GIB_PER_VCPU.get(family) or RDS_GIB_PER_VCPU.get(family[0])
+    return per_vcpu * RDS_VCPUS[size] if per_vcpu and size in RDS_VCPUS else None
+
+
+def pg_max_connections(memory_gib: int) -> int:
+    """The default max_connections of an instance with `memory_gib` (an upper bound: RDS keeps some memory back)."""
+    return min(memory_gib * 2**30 // PG_BYTES_PER_CONNECTION, PG_MAX_CONNECTIONS)
+
+
 # gp3 storage: RDS's minimum for PostgreSQL and its ceiling (GiB).
 STORAGE_GB = (20, 65536)
 

@@ -64,7 +64,11 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
     "aws_appautoscaling_policy": ("application-autoscaling:DescribeScalingPolicies",),
     "aws_appautoscaling_target": ("application-autoscaling:DescribeScalableTargets",
                                   "application-autoscaling:ListTagsForResource"),
+    "aws_cloudwatch_dashboard": ("cloudwatch:GetDashboard",),
     "aws_cloudwatch_log_group": ("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+    "aws_cloudwatch_log_metric_filter": ("logs:DescribeMetricFilters",),
+    "aws_cloudwatch_metric_alarm": ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
+    "aws_cloudwatch_query_definition": ("logs:DescribeQueryDefinitions",),
     # The provider keeps the DBI resource id (db-XXXX) as the id and reads with a dbi-resource-id filter: AWS
     # authorizes that on db:* (terraform-provider-aws #32732, #35737; security/authorization.py judges it).
     "aws_db_instance": ("rds:DescribeDBInstances", "rds:ListTagsForResource"),
@@ -103,6 +107,9 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
     "aws_s3_bucket_server_side_encryption_configuration": ("s3:GetEncryptionConfiguration",),
     "aws_s3_bucket_versioning": ("s3:GetBucketVersioning",),
     "aws_security_group": ("ec2:DescribeSecurityGroups",),
+    "aws_sns_topic": ("sns:GetTopicAttributes", "sns:ListTagsForResource"),
+    "aws_sns_topic_policy": ("sns:GetTopicAttributes",),
+    "aws_sns_topic_subscription": ("sns:GetSubscriptionAttributes",),
     "aws_subnet": ("ec2:DescribeSubnets",),
     # The VPC's own attributes, and its main route table, default security group and network ACL.
     "aws_vpc": ("ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables",
@@ -247,6 +254,11 @@ class CiIdentity(Construct):
         account, names = self._account, where.names
         return {
             "s3": [f"arn:aws:s3:::{n}" for n in names],
+            # Alarms are `<prefix>-<what>`; the dashboard is `<prefix>` (a dashboard's ARN has no region).
+            "cloudwatch": [arn for n in names for arn in (f"arn:aws:cloudwatch:*:{account}:alarm:{n}",
+                                                          f"arn:aws:cloudwatch::{account}:dashboard/{n}")],
+            # The alarm topic `<prefix>-alarms`; a subscription is authorized on its topic.
+            "sns": [f"arn:aws:sns:*:{account}:{n}" for n in names],
             "iam": [f"arn:aws:iam::{account}:role/{n}" for n in names],
             "ecr": [f"arn:aws:ecr:*:{account}:repository/{n}/*" for n in names],
             "ecs": [arn for n in names for arn in (

@@ -20,7 +20,7 @@ from pydantic.dataclasses import dataclass
 
 from infra.aws_limits import (
     FARGATE_SIZES, LOG_RETENTION_DAYS, RDS_FAMILIES, RDS_SIZES, RESERVED_BUCKET_PREFIXES, STORAGE_GB, WAF_RATE_LIMIT,
-    bucket_name_problem, known_regions,
+    bucket_name_problem, known_regions, rds_memory_gib,
 )
 
 
@@ -66,6 +66,8 @@ _IMAGE_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 _CERT_ARN = re.compile(r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+")
 # A host name as DNS and certificates write it: dot-separated labels of a-z, 0-9 and inner '-', at least two.
 _DOMAIN = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# An address as SNS's email protocol takes it: one @, a dot in the domain, no spaces; 254 characters at most.
+_EMAIL = re.compile(r"(?=.{3,254}$)[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _PATH = re.compile(r"/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}")
 _PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 # Tags that every tool treats as moving. The repository's tags are immutable: such a tag can be pushed
@@ -205,6 +207,9 @@ class DatabaseConfig:
         if len(parts) != 3 or parts[0] != "db" or parts[1] not in RDS_FAMILIES or parts[2] not in RDS_SIZES:
             _fail("database.instance_class", f"{self.instance_class!r} is not an RDS for PostgreSQL instance class: "
                   f"use db.<family>.<size>, e.g. 'db.t4g.micro', with a family of {', '.join(sorted(RDS_FAMILIES))}")
+        if rds_memory_gib(self.instance_class) is None:
+            _fail("database.instance_class", f"{self.instance_class!r} does not exist: the t families come in micro to "
+                  "2xlarge, the others from large up")
         if not re.fullmatch(r"1[3-7](\.\d+)?", self.engine_version):
             _fail("database.engine_version", f"{self.engine_version!r} is not allowed: use a PostgreSQL major 13 to 17, e.g. '16'")
         low, high = STORAGE_GB
@@ -337,6 +342,11 @@ class ServiceConfig:
     def is_digest(self) -> bool:
         return bool(_IMAGE_DIGEST.fullmatch(self.image_tag))
 
+    @property
+    def least_tasks(self) -> int:
+        """The fewest tasks this configuration gives the service: autoscaling's minimum, else `desired_count`."""
+        return self.autoscaling.min_count if self.autoscaling else self.desired_count
+
 
 @_settings("load_balancer")
 class LoadBalancerConfig:
@@ -398,6 +408,55 @@ class LoadBalancerConfig:
         return match.group(2) if match else None
 
 
+@_settings("alarms")
+class AlarmsConfig:
+    """CloudWatch alarms on the load balancer, the service, the database and the app's own error lines, each
+    notifying the environment's alarm topic (infra/monitoring.py has each alarm's period, datapoints and what a
+    missing datapoint means). The alarms that mean "this version is bad" (5xx shares, p99 latency, unhealthy
+    hosts) also roll back an ECS deployment that sets them off."""
+
+    emails: tuple[str, ...] = ()
+    """Addresses the alarm topic emails, e.g. `("oncall@example.com",)`; at most 10. Each address receives a
+    confirmation link from AWS and gets nothing until it is followed. Empty: subscribe to the topic otherwise
+    (its ARN is the stack's `alarm_topic_arn` output)."""
+    error_rate_percent: int = 5
+    """Share of requests answered 5xx, by the tasks or by the load balancer itself, that sets off an alarm:
+    1 to 100 (percent of the requests of each minute, 3 minutes out of 5)."""
+    latency_p99_ms: int = 2000
+    """The latency objective: the 99th percentile of the tasks' response time above it, 5 minutes in a row, sets
+    off an alarm; 10 to 60000 ms."""
+    service_cpu_percent: int = 90
+    """Average CPU of the service's tasks above it, 5 minutes in a row: 1 to 100."""
+    service_memory_percent: int = 90
+    """Average memory of the service's tasks above it, 5 minutes in a row: 1 to 100."""
+    database_cpu_percent: int = 90
+    """Database CPU above it, 5 minutes in a row: 1 to 100."""
+    database_free_storage_percent: int = 10
+    """Free storage below this share of `database.allocated_storage_gb`, 5 minutes in a row: 1 to 50."""
+    database_freeable_memory_percent: int = 25
+    """Freeable memory below this share of the instance class's memory, 15 minutes in a row: 1 to 50."""
+    database_connections_percent: int = 90
+    """Connections above this share of the instance class's default `max_connections`
+    (LEAST(memory / 9531392, 5000)), 5 minutes in a row: 1 to 100."""
+    app_errors_per_5_minutes: int = 1
+    """ERROR lines in the app's log (its JSON `level`) within 5 minutes that set off an alarm: 1 to 100000."""
+
+    def __post_init__(self) -> None:
+        if len(self.emails) > 10:
+            _fail("alarms.emails", f"{len(self.emails)} addresses: at most 10 (subscribe a list address instead)")
+        for email in self.emails:
+            if not _EMAIL.fullmatch(email):
+                _fail("alarms.emails", f"{_short(email)} is not an email address (name@example.com)")
+        if len(set(self.emails)) != len(self.emails):
+            _fail("alarms.emails", "lists an address twice")
+        for name, low, high in (("error_rate_percent", 1, 100), ("latency_p99_ms", 10, 60000),
+                                ("service_cpu_percent", 1, 100), ("service_memory_percent", 1, 100),
+                                ("database_cpu_percent", 1, 100), ("database_free_storage_percent", 1, 50),
+                                ("database_freeable_memory_percent", 1, 50), ("database_connections_percent", 1, 100),
+                                ("app_errors_per_5_minutes", 1, 100000)):
+            _check_range(f"alarms.{name}", getattr(self, name), low, high)
+
+
 @_settings("")
 class EnvironmentConfig:
     """Everything one application stack needs. One instance per environment, in `ENVIRONMENTS`."""
@@ -421,6 +480,8 @@ class EnvironmentConfig:
     """A `ServiceConfig`: the ECS Fargate service and its tasks."""
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
     """A `LoadBalancerConfig`: the ALB, its certificate and its WAF."""
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    """An `AlarmsConfig`: what sets off the alarms, and who is told."""
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name) or self.name == BOOTSTRAP_STACK:

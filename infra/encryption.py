@@ -26,11 +26,13 @@ ADMIN_ACTIONS = [
 
 
 class EncryptionKey(Construct):
-    """A KMS key with yearly rotation, usable by the account's IAM principals and by CloudWatch Logs."""
+    """A KMS key with yearly rotation, usable by the account's IAM principals, by CloudWatch Logs and, when asked,
+    by CloudWatch alarms."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, region: str,
-                 deletion_window_days: int = 30, logs: bool = True) -> None:
-        """`logs=False`: a key no log group uses (the state bucket's), without CloudWatch Logs' grant."""
+                 deletion_window_days: int = 30, logs: bool = True, alarms: bool = False) -> None:
+        """`logs=False`: a key no log group uses (the state bucket's), without CloudWatch Logs' grant.
+        `alarms=True`: a key an SNS topic that CloudWatch alarms notify is encrypted with (infra/monitoring.py)."""
         super().__init__(scope, id)
         account = DataAwsCallerIdentity(self, "account")
         partition = DataAwsPartition(self, "partition")
@@ -60,7 +62,18 @@ class EncryptionKey(Construct):
                     "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                               f"arn:{partition.partition}:logs:{region}:{account.account_id}:log-group:*"}},
                 },
-            ] if logs else []),
+            ] if logs else []) + ([
+                {
+                    # CloudWatch encrypts each alarm notification with the topic's key: without this grant an
+                    # encrypted topic drops them, silently (SNS Developer Guide, "Enable compatibility between event
+                    # sources from AWS services and encrypted topics").
+                    "Sid": "CloudWatchAlarms",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                },
+            ] if alarms else []),
         }
         self.key = KmsKey(self, "key", description=f"{name}: data at rest", enable_key_rotation=True,
                           deletion_window_in_days=deletion_window_days, policy=json.dumps(policy))

@@ -58,6 +58,8 @@ STAR_ONLY_ACTIONS = frozenset({
     "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroups",
     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+    # Saved Logs Insights queries are an account's list: the reference names no resource type for the read.
+    "logs:DescribeQueryDefinitions",
     "logs:DescribeLogGroups", "kms:ListAliases",
 })
 # Actions AWS authorizes on Resource "*" for a request form that names no resource, narrowed only by a condition

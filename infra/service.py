@@ -6,6 +6,7 @@ Tasks get database credentials from the RDS-managed secret through the task defi
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
@@ -14,9 +15,10 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
 )
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
 from cdktf_cdktf_provider_aws.ecs_service import (
-    EcsService, EcsServiceDeploymentCircuitBreaker, EcsServiceLoadBalancer, EcsServiceNetworkConfiguration,
+    EcsService, EcsServiceAlarms, EcsServiceDeploymentCircuitBreaker, EcsServiceLoadBalancer, EcsServiceNetworkConfiguration,
 )
 from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinition, EcsTaskDefinitionRuntimePlatform, EcsTaskDefinitionVolume,
@@ -51,7 +53,9 @@ class WebService(Construct):
 
     def __init__(self, scope: Construct, id: str, *, name: str, region: str, config: ServiceConfig,
                  network: Network, database: Database, registry: ContainerRegistry, load_balancer: LoadBalancer,
-                 key: EncryptionKey) -> None:
+                 key: EncryptionKey, deployment_alarms: Sequence[CloudwatchMetricAlarm] = ()) -> None:
+        """`deployment_alarms`: alarms that fail a deployment and roll it back when one goes to ALARM during it
+        (ECS's deployment alarms, infra/monitoring.py DEPLOYMENT_ALARMS)."""
         super().__init__(scope, id)
         self.config = config
         self.cluster = EcsCluster(self, "cluster", name=name,
@@ -78,7 +82,7 @@ class WebService(Construct):
             f"{name}-migrate", "migrate-task", command=["migrate"], port=None,
             **{**common, "environment": {k: v for k, v in environment.items() if k not in ("PORT", "MIGRATE_ON_START")}})
 
-        desired = config.autoscaling.min_count if config.autoscaling else config.desired_count
+        desired = config.least_tasks
         self.service = EcsService(
             self, "service", name=f"{name}-app", cluster=self.cluster.arn,
             task_definition=self.task_definition.arn, desired_count=desired,
@@ -91,6 +95,8 @@ class WebService(Construct):
                                                   container_port=config.container_port)],
             health_check_grace_period_seconds=config.health_check_grace_seconds,
             deployment_circuit_breaker=EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+            alarms=EcsServiceAlarms(alarm_names=[a.alarm_name for a in deployment_alarms], enable=True,
+                                    rollback=True) if deployment_alarms else None,
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             availability_zone_rebalancing="ENABLED",
             enable_ecs_managed_tags=True, propagate_tags="SERVICE", enable_execute_command=False,

@@ -28,6 +28,7 @@ from infra.database import Database
 from infra.encryption import EncryptionKey
 from infra.firewall import WebFirewall
 from infra.load_balancer import LoadBalancer
+from infra.monitoring import Alarms, AlarmTopic, Dashboard, Watched
 from infra.network import Network
 from infra.policy import enforce
 from infra.registry import ContainerRegistry
@@ -37,7 +38,7 @@ from local import EMULATOR_KEY
 LOCAL_STATE_PATH = f"../../../{BOOTSTRAP_STATE}"  # from cdktf.out/stacks/bootstrap/ to beside cdktf.out/
 # Services this stack calls; each gets the custom endpoint when one is set.
 EMULATED_SERVICES = ("ec2", "elbv2", "rds", "secretsmanager", "ecr", "logs", "iam", "ecs",
-                     "applicationautoscaling", "sts", "s3", "kms", "cloudwatch", "wafv2")
+                     "applicationautoscaling", "sts", "s3", "kms", "cloudwatch", "wafv2", "sns")
 # Rules that moved to the construct owning their security group; the `moved` blocks let a deployment
 # made before the move plan a rename instead of deleting and re-creating the rules (a gap in traffic).
 # Old address -> (construct id, rule id) of where the rule lives now.
@@ -112,7 +113,7 @@ class AppStack(TerraformStack):
                                            "managed-by": "cdktf"}, endpoint)
         self._backend(config, state, endpoint)
 
-        key = EncryptionKey(self, "key", name=prefix, region=config.region)
+        key = EncryptionKey(self, "key", name=prefix, region=config.region, alarms=True)
         network = Network(self, "network", name=prefix, region=config.region, config=config.network, key=key)
         database = Database(self, "database", name=prefix, config=config.database, network=network, key=key)
         registry = ContainerRegistry(self, "registry", name=prefix, config=config.registry, key=key)
@@ -128,9 +129,19 @@ class AppStack(TerraformStack):
             WebFirewall(self, "firewall", name=prefix, load_balancer=load_balancer, key=key,
                         log_retention_days=lb_config.request_log_retention_days,
                         rate_limit_per_ip=lb_config.rate_limit_per_ip)
+        # The alarms ECS watches during a deployment exist before the service that names them.
+        topic = AlarmTopic(self, "alarm-topic", name=prefix, key=key, emails=config.alarms.emails)
+        watched = Watched(region=config.region, load_balancer=load_balancer.alb.arn_suffix,
+                          target_group=load_balancer.target_group.arn_suffix, database=database.instance.identifier)
+        alarms = Alarms(self, "alarms", name=prefix, config=config.alarms, topic=topic, watched=watched)
+        deployment_alarms = alarms.watch_load_balancer(config.service.least_tasks)
+        alarms.watch_database(config.database)
         service = WebService(self, "service", name=prefix, region=config.region, config=config.service,
                              network=network, database=database, registry=registry,
-                             load_balancer=load_balancer, key=key)
+                             load_balancer=load_balancer, key=key, deployment_alarms=deployment_alarms)
+        alarms.watch_service(service, config.service.least_tasks)
+        alarms.watch_app_log(service.log_group)
+        Dashboard(self, "dashboard", name=prefix, watched=watched, web=service, alarms=alarms)
 
         outputs = {
             "app_url": (f"https://{lb_config.domain_name}" if lb_config.domain_name else load_balancer.url,
@@ -146,6 +157,7 @@ class AppStack(TerraformStack):
             "task_security_group_id": (service.security_group.id, "Security group of the app and migration tasks"),
             "database_endpoint": (database.address, "PostgreSQL host (reachable from the tasks only)"),
             "database_secret_arn": (database.secret_arn, "RDS-managed secret with username and password (the ARN, not the value)"),
+            "alarm_topic_arn": (topic.arn, "Every alarm notifies this SNS topic: subscribe to it (alarms.emails does, by email)"),
         }
         for name, (value, description) in outputs.items():
             TerraformOutput(self, name, value=value, description=description)

@@ -39,11 +39,6 @@ def known_environments() -> dict:
     return environments.ENVIRONMENTS
 
 
-def least_tasks(service) -> int:
-    """The fewest tasks an environment's service configuration gives it (infra/config.py ServiceConfig)."""
-    return service.autoscaling.min_count if service.autoscaling else service.desired_count
-
-
 def _client_factory(endpoint: str | None, region: str | None, **credentials: str):
     import boto3
 
@@ -156,7 +151,7 @@ def run(args: argparse.Namespace, target_factory=None) -> None:
         # The environment's own region: its cluster and repository live there, whatever the shell's default.
         target = AwsTarget(environment=args.env, outputs=outs, client=_client_factory(endpoint, config.region),
                            reread_outputs=reread, domain=config.load_balancer.domain_name,
-                           least_tasks=least_tasks(config.service), gate=PodmanGate(registry_tls=not args.registry),
+                           least_tasks=config.service.least_tasks, gate=PodmanGate(registry_tls=not args.registry),
                            pusher=skopeo_pusher(registry_tls=not args.registry), registry=args.registry)
     else:
         target = target_factory(args.env, outs)
@@ -180,7 +175,7 @@ def _local_target(args: argparse.Namespace, region: str):
     # The emulator's APIs, with its fake credentials: never the shell's AWS profile.
     client = _client_factory(endpoint, region, **EMULATOR_BOTO)
     config = known_environments()[args.env]
-    control = AwsTarget(environment=args.env, outputs=outs, client=client, least_tasks=least_tasks(config.service),
+    control = AwsTarget(environment=args.env, outputs=outs, client=client, least_tasks=config.service.least_tasks,
                         domain=config.load_balancer.domain_name,
                         pusher=skopeo_pusher(registry_tls=False), applier=terraform_applier(args.workdir, endpoint),
                         registry=system["registry"],

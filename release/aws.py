@@ -434,6 +434,14 @@ class AwsTarget:
                            "commit (`npx cdktf deploy ENV`), whose infra/stacks.py declares it")
         return Endpoint(self.outputs.load_balancer_url, server_name=self.domain)
 
+    def alarms_in_alarm(self) -> dict[str, str]:
+        """The service's deployment alarms (infra/monitoring.py DEPLOYMENT_ALARMS) in ALARM now: name -> reason."""
+        names = ((self._service().get("deploymentConfiguration") or {}).get("alarms") or {}).get("alarmNames") or []
+        if not names:
+            return {}
+        found = self.client("cloudwatch").describe_alarms(AlarmNames=list(names))["MetricAlarms"]
+        return {a["AlarmName"]: a.get("StateReason") or "no reason given" for a in found if a.get("StateValue") == "ALARM"}
+
     def service_status(self) -> ServiceStatus:
         service = self._service()
         deployments = tuple(Deployment(

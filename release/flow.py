@@ -151,6 +151,12 @@ def _progress(status: ServiceStatus, expected: str) -> str:
 def deploy(target: Target, image: Image, timing: Timing = Timing(), sleep=time.sleep) -> str:
     """Point the service at `image`, wait until it is steady on the new task definition."""
     say(f"==> deploying {image.pinned} to {target.environment}")
+    already = target.alarms_in_alarm()
+    if already:
+        # Amazon ECS Developer Guide, "How CloudWatch alarms detect Amazon ECS deployment failures": an alarm in
+        # ALARM when the deployment starts is not watched during it.
+        say(f"==> note: {', '.join(already)} already in ALARM: ECS will not roll this deployment back on "
+            f"{'it' if len(already) == 1 else 'them'}; the circuit breaker and the verification below still judge it")
     expected = target.apply(image)
     say(f"==> waiting for the service to be steady on {expected}")
     last: list[ServiceStatus] = []
@@ -173,6 +179,9 @@ def deploy(target: Target, image: Image, timing: Timing = Timing(), sleep=time.s
             f"Stopped tasks: {_stopped_reasons(last[0]) if last else 'unknown'}. Look at the service's events; "
             f"to go back, run `python -m release rollback {target.selector}`", changed=True)
     if result:
+        alarms = {name: why for name, why in target.alarms_in_alarm().items() if name not in already}
+        if alarms:
+            result += "; the deployment alarm(s) that went off: " + ", ".join(f"{n} ({why})" for n, why in alarms.items())
         raise ReleaseError(
             f"{result}. Stopped tasks: {_stopped_reasons(last[0])}. The release FAILED even though the "
             "configuration was applied: fix the cause, then release again or run "

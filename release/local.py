@@ -97,6 +97,9 @@ class LocalTarget:
     def mark_verified(self) -> None:
         self.control.mark_verified()
 
+    def alarms_in_alarm(self) -> dict[str, str]:
+        return self.control.alarms_in_alarm()
+
     def running_image(self) -> Image | None:
         return self.control.running_image()
 

@@ -59,6 +59,9 @@ class Target(Protocol):
     def rollback_image(self, to: str | None) -> Image:
         """The image a rollback goes back to: `to` (tag or digest), else the one that ran before the current."""
 
+    def alarms_in_alarm(self) -> dict[str, str]:
+        """The service's deployment alarms in ALARM now: name -> CloudWatch's reason."""
+
     def running_image(self) -> Image | None:
         """The image the service runs now (None before the first release)."""
 

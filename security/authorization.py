@@ -137,6 +137,11 @@ VARIABLES: dict[str, tuple[tuple[str, ...], Callable[[str], str]]] = {
     "Name": (("Name",), lambda v: v),
     "Id": (("Id",), lambda v: v),
     "Scope": (("Scope",), lambda v: "regional" if v == "REGIONAL" else "global"),
+    # CloudWatch API reference: DescribeAlarms' AlarmNames, PutMetricAlarm's AlarmName, GetDashboard's
+    # DashboardName (AWS's own policies name alarms for DescribeAlarms: ARC Developer Guide, "CloudWatch alarms
+    # for application health permissions").
+    "AlarmName": (("AlarmNames", "AlarmName"), lambda v: v),
+    "DashboardName": (("DashboardName", "DashboardNames"), lambda v: v),
 }
 # Parameters that hold a name for a service whose templates use the same variable for another meaning.
 VARIABLE_SERVICES = {"LoadBalancerName": "elasticloadbalancing", "TargetGroupName": "elasticloadbalancing",

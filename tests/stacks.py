@@ -3,7 +3,7 @@ plugin, named in tests/conftest.py, so that the infra, security, tools and demo 
 
 One App holds the real stacks (bootstrap and one per entry of `infra/environments.py`, exactly as main.py
 builds them, whatever their names) and stacks only the tests build, from configurations defined here:
-`variant` turns on what the defaults leave off (HTTPS, autoscaling, NAT `none`, a digest), `weakened` has
+`variant` turns on what the defaults leave off (HTTPS, autoscaling, NAT `none`, a digest, alarm emails), `weakened` has
 every named weakening (HTTP only, no deletion protection, one NAT, one database zone, force delete),
 `guarded` keeps everything (a NAT per zone, long backups) and `emulated` is `weakened` pointed at an
 emulator endpoint. Tests of one setting's effect use the test-only stacks; tests of "every environment"
@@ -24,7 +24,7 @@ import pytest
 
 from infra import environments
 from infra.config import (
-    BOOTSTRAP_STACK, AutoscalingConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
+    BOOTSTRAP_STACK, AlarmsConfig, AutoscalingConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
     RegistryConfig, ServiceConfig,
 )
 
@@ -40,6 +40,7 @@ VARIANT = EnvironmentConfig(
     service=ServiceConfig(image_tag=DIGEST, migrations="task", desired_count=2,
                           autoscaling=AutoscalingConfig(min_count=2, max_count=8)),
     load_balancer=LoadBalancerConfig(certificate_arn=CERT, domain_name="notes.example.com"),
+    alarms=AlarmsConfig(emails=("oncall@example.com", "team@example.org"), error_rate_percent=2, latency_p99_ms=800),
 )
 WEAKENED = EnvironmentConfig(
     name="weakened",

@@ -546,3 +546,46 @@ def test_registering_new_bounds_moves_the_task_count_into_them_and_only_then(aws
     _ecs_service(aws, name, desiredCount=before)
     _bounds(aws, name, low, high)
     assert _desired(aws, name) == after
+
+
+# o. CloudWatch Logs PutMetricFilter replaces a filter of the same name
+
+def _metric_filter(logs, group, pattern):
+    logs.put_metric_filter(logGroupName=group, filterName="errors", filterPattern=pattern, metricTransformations=[
+        {"metricName": "AppErrors", "metricNamespace": "app", "metricValue": "1"}])
+
+
+def test_putting_a_metric_filter_again_replaces_it_and_deleting_it_leaves_none(aws, name):
+    logs = aws("logs")
+    logs.create_log_group(logGroupName=name)
+    _metric_filter(logs, name, '{ $.level = "ERROR" }')
+    _metric_filter(logs, name, '{ $.level = "CRITICAL" }')
+    assert [f["filterPattern"] for f in logs.describe_metric_filters(logGroupName=name)["metricFilters"]] == [
+        '{ $.level = "CRITICAL" }']
+    logs.delete_metric_filter(logGroupName=name, filterName="errors")
+    assert logs.describe_metric_filters(logGroupName=name)["metricFilters"] == []
+
+
+# p. CloudWatch Logs query definitions
+
+def test_a_query_definition_is_created_read_updated_and_deleted(aws, name):
+    logs = aws("logs")
+    made = logs.put_query_definition(name=f"{name}/errors", queryString="fields @message", logGroupNames=["/g"])
+    found = logs.describe_query_definitions(queryDefinitionNamePrefix=f"{name}/")["queryDefinitions"]
+    assert [(d["queryDefinitionId"], d["queryString"], d["logGroupNames"]) for d in found] == [
+        (made["queryDefinitionId"], "fields @message", ["/g"])]
+    logs.put_query_definition(name=f"{name}/errors", queryString="fields @timestamp", logGroupNames=["/g"],
+                              queryDefinitionId=made["queryDefinitionId"])
+    (updated,) = logs.describe_query_definitions(queryDefinitionNamePrefix=f"{name}/")["queryDefinitions"]
+    assert (updated["queryDefinitionId"], updated["queryString"]) == (made["queryDefinitionId"], "fields @timestamp")
+    assert logs.delete_query_definition(queryDefinitionId=made["queryDefinitionId"])["success"] is True
+    assert logs.describe_query_definitions(queryDefinitionNamePrefix=f"{name}/")["queryDefinitions"] == []
+
+
+def test_an_unknown_query_definition_is_not_found(aws, name):
+    logs = aws("logs")
+    for call in (lambda: logs.delete_query_definition(queryDefinitionId="nope"),
+                 lambda: logs.put_query_definition(name=name, queryString="x", queryDefinitionId="nope")):
+        with pytest.raises(ClientError) as error:
+            call()
+        assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -350,6 +350,11 @@ def _arns_of(stack: dict) -> dict[str, list[str]]:
         "aws_ecs_task_definition": [f"arn:aws:ecs:{at}:task-definition/{n}:7"
                                     for n in names("aws_ecs_task_definition", "family")],
         "aws_cloudwatch_log_group": [f"arn:aws:logs:{at}:log-group:{n}" for n in names("aws_cloudwatch_log_group")],
+        "aws_cloudwatch_metric_alarm": [f"arn:aws:cloudwatch:{at}:alarm:{n}"
+                                        for n in names("aws_cloudwatch_metric_alarm", "alarm_name")],
+        "aws_cloudwatch_dashboard": [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{n}"
+                                     for n in names("aws_cloudwatch_dashboard", "dashboard_name")],
+        "aws_sns_topic": [f"arn:aws:sns:{at}:{n}" for n in names("aws_sns_topic")],
         "aws_s3_bucket": [f"arn:aws:s3:::{n}20261128" for n in names("aws_s3_bucket", "bucket_prefix")],
         "aws_wafv2_web_acl": [f"arn:aws:wafv2:{at}:regional/webacl/{n}/0f1e2d" for n in names("aws_wafv2_web_acl")],
         "aws_wafv2_web_acl_association": [f"arn:aws:elasticloadbalancing:{at}:loadbalancer/app/{n}/0f1e2d"

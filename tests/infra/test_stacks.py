@@ -63,7 +63,7 @@ def test_stack_outputs_what_operators_need_and_never_a_secret_value(app_stack):
     outputs = app_stack.json["output"]
     assert set(outputs) == {"app_url", "load_balancer_url", "ecr_repository_url", "cluster_name", "service_name",
                             "migration_task_definition_arn", "task_subnet_ids", "task_security_group_id",
-                            "database_endpoint", "database_secret_arn"}
+                            "database_endpoint", "database_secret_arn", "alarm_topic_arn"}
     assert outputs["database_secret_arn"]["value"] == app_stack.ref(
         "aws_db_instance", "instance", "master_user_secret[0].secret_arn")
     lb = app_stack.config.load_balancer

@@ -234,6 +234,52 @@ def test_a_deployment_the_circuit_breaker_rolled_back_fails_loudly(client, stack
         flow.deploy(target, an_image(stack), FAST, sleep=_rolled_back(client, stack))
 
 
+def _watching(client, stack, *alarm_ids: str) -> list[str]:
+    """The service watches deployment alarms named as infra/monitoring.py names them (all in OK)."""
+    cloudwatch, names = client("cloudwatch"), [f"{stack.outputs.cluster}-{id}" for id in alarm_ids]
+    for name in names:
+        cloudwatch.put_metric_alarm(AlarmName=name, MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+                                    ComparisonOperator="GreaterThanThreshold")
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="fine")
+    client("ecs").update_service(cluster=stack.outputs.cluster, service=stack.outputs.service, deploymentConfiguration={
+        "alarms": {"alarmNames": names, "enable": True, "rollback": True}})
+    return names
+
+
+def _rolled_back_by(client, stack, alarm: str):
+    """A `sleep` playing ECS's alarm-based rollback: the alarm goes to ALARM, the new deployment FAILED."""
+    def sleep(_seconds):
+        client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM",
+                                             StateReason="Threshold Crossed: 3 datapoints were greater than 5.0")
+        new = _service_task_definition(client, stack)
+        set_deployments(stack.outputs.cluster, stack.outputs.service,
+                        {"status": "PRIMARY", "taskDefinition": stack.old_task_definition, "rolloutState": "COMPLETED"},
+                        {"status": "ACTIVE", "taskDefinition": new, "rolloutState": "FAILED",
+                         "rolloutStateReason": "ECS deployment detected triggered alarm(s)."})
+    return sleep
+
+
+def test_a_deployment_rolled_back_by_an_alarm_fails_naming_the_alarm_and_its_reason(client, stack, target):
+    target_5xx, latency = _watching(client, stack, "target-5xx", "latency-p99")
+    with pytest.raises(ReleaseError) as failed:
+        flow.deploy(target, an_image(stack), FAST, sleep=_rolled_back_by(client, stack, target_5xx))
+    message = str(failed.value)
+    assert "ECS rolled the service back to" in message
+    assert f"the deployment alarm(s) that went off: {target_5xx} (Threshold Crossed: 3 datapoints" in message
+    assert latency not in message, "only the alarms in ALARM are named"
+
+
+def test_an_alarm_already_in_alarm_is_named_up_front_as_not_watched_and_not_blamed_later(client, stack, target, capsys):
+    target_5xx, latency = _watching(client, stack, "target-5xx", "latency-p99")
+    client("cloudwatch").set_alarm_state(AlarmName=latency, StateValue="ALARM", StateReason="slow since yesterday")
+    with pytest.raises(ReleaseError) as failed:
+        flow.deploy(target, an_image(stack), FAST, sleep=_rolled_back_by(client, stack, target_5xx))
+    said = capsys.readouterr().err
+    assert f"==> note: {latency} already in ALARM: ECS will not roll this deployment back on it" in said
+    assert f"{target_5xx} (Threshold" in str(failed.value) and latency not in str(failed.value)
+
+
 def test_a_failed_rollout_names_only_its_own_stopped_tasks_not_an_earlier_ones(client, stack, target, tmp_path):
     """A task of the previous revision stopped before this deployment (ListTasks keeps them an hour) is not
     named among the reasons."""

@@ -48,9 +48,8 @@ def test_a_service_still_at_0_tasks_is_not_steady_while_its_configuration_gives_
 
 def test_the_release_waits_for_the_fewest_tasks_the_configuration_gives():
     from infra.config import AutoscalingConfig, ServiceConfig
-    from release.__main__ import least_tasks
 
-    assert least_tasks(ServiceConfig(desired_count=1)) == 1
-    assert least_tasks(ServiceConfig(desired_count=0)) == 0
-    assert least_tasks(ServiceConfig(migrations="task", desired_count=3,
-                                     autoscaling=AutoscalingConfig(min_count=2, max_count=6))) == 2
+    assert ServiceConfig(desired_count=1).least_tasks == 1
+    assert ServiceConfig(desired_count=0).least_tasks == 0
+    assert ServiceConfig(migrations="task", desired_count=3,
+                         autoscaling=AutoscalingConfig(min_count=2, max_count=6)).least_tasks == 2
