@@ -6,7 +6,7 @@ is imported below, ready to use (e.g. `service=ServiceConfig(cpu=512, memory=102
 from __future__ import annotations
 
 from infra.config import (  # noqa: F401 (imported for editing the entries below)
-    AutoscalingConfig, BootstrapConfig, CiConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
+    AlarmsConfig, AutoscalingConfig, BootstrapConfig, CiConfig, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig,
     RegistryConfig, ServiceConfig,
 )
 
@@ -45,6 +45,8 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         # Migrations as a one-off task before each deploy (python -m release), so that the service scales out:
         # at least 2 tasks over the zones, up to 6 on CPU (60 %) or requests per target (500 a minute).
         service=ServiceConfig(migrations="task", desired_count=2, autoscaling=AutoscalingConfig(min_count=2, max_count=6)),
+        # Who is emailed when an alarm goes off (each address confirms AWS's link first), e.g.
+        # alarms=AlarmsConfig(emails=("oncall@example.com",)); the topic's ARN is the stack's alarm_topic_arn output.
     ),
 }
 

@@ -13,7 +13,7 @@ import pytest
 
 from infra import config
 from infra.config import (
-    APP_KEEP_ALIVE_SECONDS, FARGATE_SIZES, LOG_RETENTION_DAYS, PREFIX_MAX, AutoscalingConfig, BootstrapConfig,
+    APP_KEEP_ALIVE_SECONDS, FARGATE_SIZES, LOG_RETENTION_DAYS, PREFIX_MAX, AlarmsConfig, AutoscalingConfig, BootstrapConfig,
     CiConfig, ConfigError, ConfigWarning, DatabaseConfig, EnvironmentConfig, LoadBalancerConfig, NetworkConfig, RegistryConfig,
     ServiceConfig, check_environments, select,
 )
@@ -119,10 +119,19 @@ RANGES = [
     (LoadBalancerConfig, {}, "idle_timeout_seconds", 1, APP_KEEP_ALIVE_SECONDS - 1),
     (LoadBalancerConfig, {}, "deregistration_delay_seconds", 0, 3600),
     (BootstrapConfig, {"state_bucket": "b-b-b"}, "noncurrent_version_expiry_days", 1, 3650),
+    (AlarmsConfig, {}, "error_rate_percent", 1, 100),
+    (AlarmsConfig, {}, "latency_p99_ms", 10, 60000),
+    (AlarmsConfig, {}, "service_cpu_percent", 1, 100),
+    (AlarmsConfig, {}, "service_memory_percent", 1, 100),
+    (AlarmsConfig, {}, "database_cpu_percent", 1, 100),
+    (AlarmsConfig, {}, "database_free_storage_percent", 1, 50),
+    (AlarmsConfig, {}, "database_freeable_memory_percent", 1, 50),
+    (AlarmsConfig, {}, "database_connections_percent", 1, 100),
+    (AlarmsConfig, {}, "app_errors_per_5_minutes", 1, 100000),
 ]
 SECTIONS = {NetworkConfig: "network", DatabaseConfig: "database", RegistryConfig: "registry",
             AutoscalingConfig: "service.autoscaling", ServiceConfig: "service", LoadBalancerConfig: "load_balancer",
-            BootstrapConfig: "bootstrap"}
+            BootstrapConfig: "bootstrap", AlarmsConfig: "alarms"}
 
 
 @pytest.mark.parametrize("cls, extra, name, low, high", RANGES, ids=[r[2] for r in RANGES])
@@ -236,6 +245,30 @@ def test_an_instance_class_rds_does_not_offer_is_refused(instance_class):
                                           r"PostgreSQL instance class: use db\.<family>\.<size>, e\.g\. 'db\.t4g\.micro', "
                                           r"with a family of m5, .*, x2iezn$"):
         DatabaseConfig(instance_class=instance_class)
+
+
+@pytest.mark.parametrize("instance_class", ["db.m5.micro", "db.r7g.medium", "db.t4g.4xlarge", "db.t3.48xlarge"])
+def test_a_size_its_family_does_not_come_in_is_refused(instance_class):
+    with pytest.raises(ConfigError, match=rf"^database\.instance_class: '{re.escape(instance_class)}' does not exist: "
+                                          r"the t families come in micro to 2xlarge, the others from large up$"):
+        DatabaseConfig(instance_class=instance_class)
+
+
+@pytest.mark.parametrize("emails, message", [
+    (("oncall",), "'oncall' is not an email address"),
+    (("a@b",), "'a@b' is not an email address"),
+    (("a b@example.com",), "'a b@example.com' is not an email address"),
+    (("x@example.com", "x@example.com"), "lists an address twice"),
+    (tuple(f"p{i}@example.com" for i in range(11)), "11 addresses: at most 10"),
+])
+def test_alarm_emails_are_addresses_sns_takes_each_once_ten_at_most(emails, message):
+    with pytest.raises(ConfigError, match=rf"^alarms\.emails: {re.escape(message)}"):
+        AlarmsConfig(emails=emails)
+
+
+def test_alarm_emails_are_a_tuple_not_a_single_string():
+    with pytest.raises(ConfigError, match=r"^alarms\.emails: 'oncall@example.com' is not allowed"):
+        AlarmsConfig(emails="oncall@example.com")
 
 
 @pytest.mark.parametrize("instance_class", ["db.t3.micro", "db.t4g.medium", "db.r7g.2xlarge", "db.m6i.48xlarge"])
