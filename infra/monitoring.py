@@ -179,7 +179,7 @@ class Alarms(Construct):
                   comparison="GreaterThanThreshold", threshold=connections, periods=5, datapoints=5,
                   missing="breaching", metric_name="DatabaseConnections", statistic="Maximum", **rds)
 
-    def watch_service(self, web: WebService, least_tasks: int) -> None:
+    def watch_service(self, web: WebService) -> None:
         service = {"ClusterName": web.cluster.name, "ServiceName": web.service.name}
         c = self.config
         for metric, what, threshold in (("CPUUtilization", "CPU", c.service_cpu_percent),
@@ -188,12 +188,19 @@ class Alarms(Construct):
                       comparison="GreaterThanThreshold", threshold=threshold, periods=5, datapoints=5,
                       missing="notBreaching", namespace="AWS/ECS", metric_name=metric, dimensions=service,
                       period=MINUTE, statistic="Average")
-        if least_tasks > 0:
-            # Container Insights (on for the cluster: infra/service.py) publishes the running count every minute.
-            self._add("running-tasks", f"Fewer than {least_tasks} tasks running (the service's minimum), 5 minutes "
-                      "in a row", comparison="LessThanThreshold", threshold=least_tasks, periods=5, datapoints=5,
-                      missing="breaching", namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
-                      dimensions=service, period=MINUTE, statistic="Minimum")
+        # Container Insights (on for the cluster: infra/service.py) publishes both counts every minute. A rollout
+        # runs more than desired, a scale-out less for a minute or two: five minutes below is tasks that do not
+        # start or keep dying.
+        def count(query_id: str, name: str, stat: str) -> CloudwatchMetricAlarmMetricQuery:
+            return CloudwatchMetricAlarmMetricQuery(id=query_id, return_data=False, metric=(
+                CloudwatchMetricAlarmMetricQueryMetric(namespace="ECS/ContainerInsights", metric_name=name,
+                                                       dimensions=service, period=MINUTE, stat=stat)))
+        self._add("running-tasks", "Fewer tasks running than the service's desired count, 5 minutes in a row",
+                  comparison="GreaterThanThreshold", threshold=0, periods=5, datapoints=5, missing="notBreaching",
+                  metric_query=[count("desired", "DesiredTaskCount", "Maximum"),
+                                count("running", "RunningTaskCount", "Minimum"),
+                                CloudwatchMetricAlarmMetricQuery(id="missing", label="tasks missing", return_data=True,
+                                                                 expression="desired - running")])
 
     def watch_app_log(self, log_group) -> None:
         """A metric of the app's ERROR lines, its alarm, and the saved queries that show them."""

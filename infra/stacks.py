@@ -139,7 +139,7 @@ class AppStack(TerraformStack):
         service = WebService(self, "service", name=prefix, region=config.region, config=config.service,
                              network=network, database=database, registry=registry,
                              load_balancer=load_balancer, key=key, deployment_alarms=deployment_alarms)
-        alarms.watch_service(service, config.service.least_tasks)
+        alarms.watch_service(service)
         alarms.watch_app_log(service.log_group)
         Dashboard(self, "dashboard", name=prefix, watched=watched, web=service, alarms=alarms)
 

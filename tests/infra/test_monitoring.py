@@ -61,17 +61,23 @@ def test_the_latency_alarm_is_the_p99_of_this_target_group_against_the_objective
     assert a["evaluate_low_sample_count_percentiles"] == "ignore"
 
 
-def test_host_and_task_counts_are_judged_against_the_services_fewest_tasks(app_stack):
+def test_healthy_hosts_are_judged_against_the_services_fewest_tasks_and_running_tasks_against_desired(app_stack):
     d, least = dims(app_stack), app_stack.config.service.least_tasks
     assert alarm(app_stack, "unhealthy-hosts")["threshold"] == 0
-    healthy, running = alarm(app_stack, "healthy-hosts"), alarm(app_stack, "running-tasks")
+    healthy = alarm(app_stack, "healthy-hosts")
     assert (healthy["metric_name"], healthy["comparison_operator"], healthy["threshold"]) == (
         "HealthyHostCount", "LessThanThreshold", least)
     assert healthy["dimensions"] == {"LoadBalancer": d["LoadBalancer"], "TargetGroup": d["TargetGroup"]}
-    assert (running["namespace"], running["metric_name"], running["threshold"]) == (
-        "ECS/ContainerInsights", "RunningTaskCount", least)
-    assert running["dimensions"] == {"ClusterName": d["ClusterName"], "ServiceName": d["ServiceName"]}
-    assert healthy["treat_missing_data"] == running["treat_missing_data"] == "breaching"
+    assert healthy["treat_missing_data"] == "breaching"
+    running = alarm(app_stack, "running-tasks")
+    queries = {q["id"]: q for q in running["metric_query"]}
+    service = {"ClusterName": d["ClusterName"], "ServiceName": d["ServiceName"]}
+    assert [(q["metric"]["namespace"], q["metric"]["metric_name"], q["metric"]["dimensions"])
+            for q in (queries["desired"], queries["running"])] == [
+        ("ECS/ContainerInsights", "DesiredTaskCount", service), ("ECS/ContainerInsights", "RunningTaskCount", service)]
+    assert (queries["missing"]["expression"], running["comparison_operator"], running["threshold"]) == (
+        "desired - running", "GreaterThanThreshold", 0)
+    assert (running["evaluation_periods"], running["datapoints_to_alarm"]) == (5, 5)
 
 
 def test_the_service_alarms_watch_this_service_at_the_configured_thresholds(app_stack):
