@@ -39,20 +39,21 @@ sys.path.insert(0, str(ROOT))
 
 from local import WORKDIR  # noqa: E402
 from local.processes import free_port  # noqa: E402
+from runner.database import DatabaseError, binary  # noqa: E402
 
 from bench.wrk import NOTE, POST_SCRIPT, wrk  # noqa: E402
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TICKS = os.sysconf("SC_CLK_TCK")
 POOL_SIZE = 10  # both sides: the app's default DB_POOL_SIZE
 TARGETS = "at 32 connections: read and write >= 0.7x the baseline's req/s, /health >= 0.8x; p99 <= 3x p50; no new connections"
 
 
 def pg_binary(name: str) -> str:
-    found = shutil.which(name) or str(PG_BIN / name)
-    if not os.access(found, os.X_OK):
-        sys.exit(f"error: PostgreSQL's {name} not found: apt-get install postgresql (tools/setup.sh)")
-    return found
+    """runner/database.py's lookup (PATH, then any /usr/lib/postgresql/<major>/bin); exits with its words."""
+    try:
+        return binary(name)
+    except DatabaseError as error:
+        sys.exit(f"error: {error}")
 
 
 class Postgres:

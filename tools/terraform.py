@@ -157,6 +157,7 @@ class LocalDeployment:
         self.logs = self.workdir / "logs"
         # Numbered on from the logs of earlier runs in this work folder, which stay for reading.
         self._runs = len(list(self.logs.glob("*.log"))) if self.logs.is_dir() else 0
+        self._certified: tuple[certificate.LocalCertificate, str] | None | bool = False  # False: not asked yet
 
     # -- places -----------------------------------------------------------------------------------
     @property
@@ -264,7 +265,13 @@ class LocalDeployment:
         """When this stack's listener serves HTTPS: the self-signed certificate for its domain that stands in for
         ACM's (local/certificate.py, in <workdir>/certificates/<stack>), and its ARN in the emulator's ACM, which
         imports it only when it does not hold it yet (the same ARN on every run: nothing to re-plan). None for a
-        stack that serves plain HTTP, or that infra/environments.py does not define (main.py reports why)."""
+        stack that serves plain HTTP, or that infra/environments.py does not define (main.py reports why).
+        Asked once per LocalDeployment (synth, the runner's argument and the summary all need it)."""
+        if self._certified is False:
+            self._certified = self._local_certificate()
+        return self._certified
+
+    def _local_certificate(self) -> tuple[certificate.LocalCertificate, str] | None:
         try:
             from infra import environments
             config = environments.ENVIRONMENTS[self.stack]

@@ -25,18 +25,19 @@ if str(ROOT) not in sys.path:  # `import app` from the repository root, however 
 from app.settings import Settings  # noqa: E402
 from local import EMULATOR_ENV  # noqa: E402
 from local.processes import free_port  # noqa: E402
+from runner.database import DatabaseError, binary  # noqa: E402
 
-PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin")]
 SUPERUSER_PASSWORD = "postgres-test-superuser"
 # Every character here must be escaped in the connection URL.
 APP_USER, APP_PASSWORD = "app_user", "s3cr:t/p@ss%w#rd?&="
 
 
 def pg_binary(name: str) -> str:
-    for candidate in [shutil.which(name), *(str(d / name) for d in PG_BIN_DIRS)]:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(f"PostgreSQL server binary {name!r} not on PATH nor in /usr/lib/postgresql/15/bin: apt-get install postgresql")
+    """runner/database.py's lookup (PATH, then any /usr/lib/postgresql/<major>/bin), failing the test with its words."""
+    try:
+        return binary(name)
+    except DatabaseError as error:
+        pytest.fail(str(error))
 
 
 @dataclass
