@@ -435,7 +435,10 @@ class AwsTarget:
         return Endpoint(self.outputs.load_balancer_url, server_name=self.domain)
 
     def alarms_in_alarm(self) -> dict[str, str]:
-        """The service's deployment alarms (infra/monitoring.py DEPLOYMENT_ALARMS) in ALARM now: name -> reason."""
+        """The service's deployment alarms (infra/monitoring.py DEPLOYMENT_ALARMS) in ALARM now: name -> reason. None
+        before the stack's first apply: no service watches any yet, and the alarms the apply makes start without data."""
+        if not self.outputs.exists:
+            return {}
         names = ((self._service().get("deploymentConfiguration") or {}).get("alarms") or {}).get("alarmNames") or []
         if not names:
             return {}
