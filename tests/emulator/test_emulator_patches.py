@@ -157,13 +157,14 @@ def test_iam_backends_created_before_the_emulator_started_get_the_aws_managed_po
 
 # the patch mechanism
 
-def test_the_registry_lists_the_fourteen_patches_in_order():
+def test_the_registry_lists_the_sixteen_patches_in_order():
     assert list(patches.ALL_PATCHES) == [
         patches.PATCH_AAS_TAGS, patches.PATCH_RDS_SOURCE, patches.PATCH_ECS_AZ, patches.PATCH_IAM_MANAGED,
         patches.PATCH_S3_SECURE_TRANSPORT, patches.PATCH_EC2_RULE_DESCRIPTION,
         patches.PATCH_RDS_PERFORMANCE_INSIGHTS, patches.PATCH_ECS_CREATE_SETTINGS, patches.PATCH_RDS_SECRET,
         patches.PATCH_S3_EVENTBRIDGE, patches.PATCH_ELBV2_SCHEME, patches.PATCH_ECS_RUN_TASK_FARGATE,
-        patches.PATCH_ELBV2_LISTENER_PORT, patches.PATCH_AAS_CAPACITY]
+        patches.PATCH_ELBV2_LISTENER_PORT, patches.PATCH_AAS_CAPACITY, patches.PATCH_LOGS_METRIC_FILTER,
+        patches.PATCH_LOGS_QUERY_DEFINITIONS]
 
 
 def test_applying_the_patches_again_changes_nothing(emu):
