@@ -12,6 +12,10 @@ export TF_CLI_CONFIG_FILE := $(MIRROR_CONFIG)
 endif
 
 PYTHON := .venv/bin/python
+# `make test` runs the suite on one worker per core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+# Units (a module, or modules sharing one deployment or synth) stay whole on one worker: tests/conftest.py.
+TEST_WORKERS := auto
+PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 # `make demo ENV=prod`: the environment to run locally (default: the first in infra/environments.py). Taken
 # from the command line only: an ENV in the shell's environment is often something else (sh's startup file).
 # Quoted for the shell whatever it holds (python -m demo says when it names no environment).
@@ -44,7 +48,7 @@ docs: setup
 ## Run every test (infra synth-and-assert, terraform validate, checkov, the app against PostgreSQL, the emulator)
 test: setup
 	tools/setup.sh postgres containers checkov check
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(PARALLEL)
 
 ## Deploy an environment's stack (ENV=name; default the first, dev) onto a local AWS emulator (moto, started in
 ## the background), run it here and print its URL. No AWS account or credentials; the emulator keeps running

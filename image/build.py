@@ -317,15 +317,17 @@ def build(settings: ImageSettings = ImageSettings()) -> BuiltImage:
     except TagError as error:
         raise ImageError(str(error)) from None
     name = f"localhost/{settings.repository}:{tag}"
-    with step(f"building {name} from {context}/Dockerfile"):
+    # Under the cache lock too: two builds of one tag in one storage at once (two test workers, a user's
+    # second terminal) would each move the tag, and one's inspect could read the other's image.
+    with cache_lock(settings), step(f"building {name} from {context}/Dockerfile"):
         buildah("bud", "--layers", "--pull=never",
                 "--build-context", f"{OFFICIAL_BASE}=container-image://{base}",
                 "--volume", f"{wheels}:/wheels:ro",
                 "--build-arg", "PIP_OPTIONS=--no-index --find-links /wheels",
                 "-t", name, str(context),
                 what=f"buildah bud {context}", log=Path(settings.cache) / "logs" / "build.log")
-    image_id = buildah("inspect", "--type", "image", "--format", "{{.FromImageID}}", name,
-                       what=f"inspecting {name}").strip()
+        image_id = buildah("inspect", "--type", "image", "--format", "{{.FromImageID}}", name,
+                           what=f"inspecting {name}").strip()
     return BuiltImage(name=name, repository=settings.repository, tag=tag, image_id=image_id, size=buildah.size(image_id))
 
 

@@ -46,12 +46,19 @@ def test_every_answer_is_documented_by_the_schema_and_none_is_a_server_error(cas
     case.call_and_validate(base_url=api_server.url)
 
 
-def test_sequences_of_linked_calls_create_read_update_delete_without_a_server_error(api_server):
+def test_sequences_of_linked_calls_create_read_update_delete_without_a_server_error(api_server, migrated_db):
     # Follows the links schemathesis infers (POST /notes -> GET/PATCH/DELETE /notes/{id}), also
     # checking that a deleted note stays gone and a created one can be read.
     schema.config.update(base_url=api_server.url)
-    machine = schema.as_state_machine()
+
+    class Scenario(schema.as_state_machine()):
+        def setup(self) -> None:
+            # Each scenario starts from no notes. Links drawn from GET /notes would otherwise depend on what
+            # earlier scenarios left, and Hypothesis stops a run whose draws change between replays of one
+            # example (FlakyStrategyDefinition: 3 of 5 runs with both cores busy, 0 of 4 after).
+            with migrated_db.connect() as connection:
+                connection.execute("TRUNCATE notes")
 
     run_state_machine_as_test(
-        machine, settings=hypothesis.settings(max_examples=30, stateful_step_count=6, deadline=None, database=None)
+        Scenario, settings=hypothesis.settings(max_examples=30, stateful_step_count=6, deadline=None, database=None)
     )

@@ -509,19 +509,36 @@ def _run_failed_apply(record: Record, deployment: tf.LocalDeployment, endpoint: 
 
 # -- the report -------------------------------------------------------------------------------------
 
-def pytest_terminal_summary(terminalreporter) -> None:
+TITLE = "deploy cycle on the local AWS emulator (wall time per step)"
+
+
+def _report() -> list[str]:
     cycle = RECORDS.get("cycle")
     if cycle is None:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("deploy cycle on the local AWS emulator (wall time per step)")
+        return []
+    lines = []
     for name, step in list(cycle.steps.items()) + [(f"failed-apply: {n}", s) for n, s in
                                                     RECORDS.get("failed-apply", Record(cycle.deployment)).steps.items()]:
-        write(f"  {step.seconds:7.1f} s  {'ok  ' if step.ok else f'exit {step.returncode}'}  {name}")
+        lines.append(f"  {step.seconds:7.1f} s  {'ok  ' if step.ok else f'exit {step.returncode}'}  {name}")
     if "dev-plan-json" in cycle.facts:
         created = [c for c in cycle.facts["dev-plan-json"].get("resource_changes", []) if c["change"]["actions"] == ["create"]]
-        write(f"  resources created by the dev apply: {len(created)}")
+        lines.append(f"  resources created by the dev apply: {len(created)}")
     if "total-seconds" in cycle.facts:
-        write(f"  whole cycle: {cycle.facts['total-seconds']:.1f} s")
+        lines.append(f"  whole cycle: {cycle.facts['total-seconds']:.1f} s")
     if cycle.failure:
-        write(f"  FAILED: {cycle.failure.splitlines()[0]}")
+        lines.append(f"  FAILED: {cycle.failure.splitlines()[0]}")
+    return lines
+
+
+def pytest_sessionfinish(session) -> None:
+    """In a parallel run's worker: hand the report to the controller (tests/conftest.py prints it)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None and (lines := _report()):
+        output.setdefault("sections", []).append((TITLE, lines))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if lines := _report():
+        terminalreporter.section(TITLE)
+        for line in lines:
+            terminalreporter.write_line(line)
