@@ -39,10 +39,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
-from local import EMULATOR_KEY, WORKDIR, paths
+from local import EMULATOR_BOTO, EMULATOR_KEY, WORKDIR, paths
 from local.progress import Steps, duration, say
 from emulator.server import is_answering, running_endpoint, start_background, stop_background
 from image.tag import TagError, commit_tag
@@ -130,22 +132,87 @@ def _start_emulator(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]
     return endpoint, started_here
 
 
-def _build_image(deployment: LocalDeployment) -> str:
+class Background:
+    """A step that runs in a thread while the next ones go on; `result()` waits for it and raises its error."""
+
+    def __init__(self, name: str, target: Callable[[], object]) -> None:
+        self._result: object = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(target,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, target: Callable[[], object]) -> None:
+        try:
+            self._result = target()
+        except BaseException as error:  # noqa: BLE001 - handed to whoever calls result()
+            self._error = error
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once it has ended (whether it succeeded or not)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def result(self) -> object:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _image_tag() -> str:
     # The git commit (image/tag.py); uncommitted changes are what you run here, so they get a tag of their
     # own. Fixed here, so that a commit landing meanwhile changes nothing.
     try:
-        tag = commit_tag(ROOT, allow_dirty=True)
+        return commit_tag(ROOT, allow_dirty=True)
     except TagError as error:
         raise DeployError(str(error)) from None
-    _ok(deployment.run("image-build", [sys.executable, "-m", "image", "build", "--tag", tag], cwd=ROOT,
-                       heartbeat=30), "building the image")
-    _say(f"    tag {tag}")
+
+
+def _build_image(deployment: LocalDeployment, tag: str) -> str:
+    """Build the image (run in the background: nothing before the push needs it); its tag."""
+    _ok(deployment.run("image-build", [sys.executable, "-m", "image", "build", "--tag", tag], cwd=ROOT),
+        "building the image")
     return tag
 
 
-def _apply_bootstrap(deployment: LocalDeployment) -> None:
+def _backend_answers(deployment: LocalDeployment, stack: str) -> bool:
+    """True when the stack's S3 backend can be used: its state bucket and the KMS key its alias names answer."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    backend = deployment.stack_json(stack)["terraform"]["backend"]["s3"]
+    options = dict(endpoint_url=deployment.endpoint, region_name=backend["region"], **EMULATOR_BOTO)
+    try:
+        boto3.client("s3", **options).head_bucket(Bucket=backend["bucket"])
+        boto3.client("kms", **options).describe_key(KeyId=backend["kms_key_id"])
+    except ClientError:
+        return False
+    return True
+
+
+def _apply_bootstrap(deployment: LocalDeployment, stack: str) -> Background:
+    """Apply the bootstrap stack in the background; return once the stack's backend answers.
+
+    The provider's waits in that apply end long after the state bucket and its key exist (the lifecycle
+    configuration's fixed 55 s: the README's "Demo speed"), and the stack needs only those two, so its
+    init/plan/apply go on meanwhile. The apply is waited for, and its error reported, after the stack's.
+    """
     _ok(deployment.init(BOOTSTRAP), "terraform init of the bootstrap stack")
-    _ok(deployment.apply(BOOTSTRAP, plan_file=None, heartbeat=20), "terraform apply of the bootstrap stack")
+    bootstrap = Background("bootstrap-apply", lambda: _ok(deployment.apply(BOOTSTRAP, plan_file=None),
+                                                            "terraform apply of the bootstrap stack"))
+    started = time.monotonic()
+    while not _backend_answers(deployment, stack):
+        if bootstrap.wait(timeout=1):
+            bootstrap.result()  # failed: its error; or ended without the backend (said below)
+            if not _backend_answers(deployment, stack):
+                raise DeployError("the bootstrap apply ended but the state bucket or its KMS key does not answer: "
+                                  f"see {deployment.logs}; run `make demo-down`, then `make demo` again")
+            break
+        if time.monotonic() - started > 600:
+            raise DeployError(f"the state bucket did not answer within 10 minutes of the bootstrap apply: see {deployment.logs}")
+    _say(f"    the state bucket and its key answer after {time.monotonic() - started:.0f} s; "
+         "the rest of the bootstrap apply goes on alongside")
+    return bootstrap
 
 
 def _plan(deployment: LocalDeployment, stack: str) -> int:
@@ -204,7 +271,7 @@ def _run_service(deployment: LocalDeployment, args: argparse.Namespace, endpoint
 def up(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
     stack = args.stack
-    progress = Steps(total=11, stream=sys.stdout)
+    progress = Steps(total=13, stream=sys.stdout)
     started = time.monotonic()
     with progress.step("checking the paths, terraform, node and the AWS provider"):
         tools = _check(workdir)
@@ -218,20 +285,31 @@ def up(args: argparse.Namespace) -> int:
         (workdir / "demo-stack").write_text(stack + "\n")
     deployment = LocalDeployment(endpoint, workdir, stack, terraform=tools.terraform, say=_say)
     applying = False
+    alongside: list[Background] = []  # steps running in the background, waited for on the way out
     try:
-        with progress.step("building the app image from app/Dockerfile (buildah, no Docker daemon)"):
-            tag = _build_image(deployment)
+        with progress.step("building the app image from app/Dockerfile (buildah, no Docker daemon), in the background"):
+            tag = _image_tag()
+            build = Background("image-build", lambda: _build_image(deployment, tag))
+            alongside.append(build)
+            _say(f"    tag {tag}; the next steps go on while it builds")
         with progress.step(f"synthesizing the bootstrap and {stack} stacks for the emulator (IMAGE_TAG={tag})"):
             _ok(deployment.synth(tag), "synthesis (python main.py)")
-        with progress.step("applying the bootstrap stack (the Terraform state bucket)"):
-            _apply_bootstrap(deployment)
+        with progress.step("applying the bootstrap stack (the Terraform state bucket) until the bucket answers"):
+            bootstrap = _apply_bootstrap(deployment, stack)
+            alongside.append(bootstrap)
         with progress.step(f"terraform init ({stack}: S3 backend in the state bucket, lock file)"):
             _ok(deployment.init(stack), f"terraform init of {stack}")
         with progress.step(f"terraform plan ({stack})"):
             adding = _plan(deployment, stack)
+        with progress.step("the app image (built alongside the steps above)"):
+            build.result()  # a failed build stops here, before anything of the stack is created
+            _say(f"    built: tag {tag}")
         applying = True
         with progress.step(f"terraform apply ({stack})"):
             _apply(deployment, stack, adding)
+        with progress.step("the bootstrap apply (alongside the stack's)"):
+            bootstrap.result()
+            _say("    done: the state bucket's versioning, encryption, lifecycle and policy are in place")
         with progress.step(f"reading the outputs of {stack}"):
             outputs = deployment.outputs(stack)
         with progress.step("pushing the image to a local registry, as the stack's ECR repository"):
@@ -239,6 +317,8 @@ def up(args: argparse.Namespace) -> int:
         with progress.step("running the deployed service here: PostgreSQL, the tasks (podman), HAProxy"):
             url = _run_service(deployment, args, endpoint, outputs, image, workdir)
     except BaseException:
+        for job in alongside:  # nothing keeps running behind the error (each ends within its timeout)
+            job.wait()
         if started_here and not applying:
             stop_background(workdir / "emulator.pid")  # nothing was deployed: leave nothing running
             _say("    the emulator started for this run was stopped again")

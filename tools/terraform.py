@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -157,6 +158,7 @@ class LocalDeployment:
         self.logs = self.workdir / "logs"
         # Numbered on from the logs of earlier runs in this work folder, which stay for reading.
         self._runs = len(list(self.logs.glob("*.log"))) if self.logs.is_dir() else 0
+        self._numbering = threading.Lock()  # `make demo` runs some steps alongside others (demo/__main__.py)
         self._certified: tuple[certificate.LocalCertificate, str] | None | bool = False  # False: not asked yet
 
     # -- places -----------------------------------------------------------------------------------
@@ -199,8 +201,9 @@ class LocalDeployment:
             timeout: float = 900, heartbeat: float | None = None) -> Step:
         """Run a command, its output into logs/NN-name.log; print progress every `heartbeat` seconds."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        self._runs += 1
-        log = self.logs / f"{self._runs:02d}-{name}.log"
+        with self._numbering:
+            self._runs += 1
+            log = self.logs / f"{self._runs:02d}-{name}.log"
         started = time.monotonic()
         with open(log, "w") as out:
             out.write(f"$ {' '.join(argv)}\n# in {cwd}\n")
