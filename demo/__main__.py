@@ -5,11 +5,13 @@
     python -m demo down [--stack NAME] [--workdir .local-deploy] [--endpoint URL]
 
 `up` checks the paths and the tools, starts the emulator in the background (or reuses the one it started
-before), builds the app's image from app/Dockerfile (tagged by image/tag.py: the git commit, or
-`<commit>-dirty-<hash>` for uncommitted changes), synthesizes the bootstrap stack and the chosen stack
-(default: the first environment in infra/environments.py) with that tag, pointed at the emulator, applies
-the bootstrap stack (the Terraform state bucket, local state in the work folder), then runs `terraform init`
-(S3 backend in that bucket, S3-native locking), `plan` and `apply` for the stack, pushes the image to a
+before), builds the app's image from app/Dockerfile in the background (tagged by image/tag.py: the git
+commit, or `<commit>-dirty-<hash>` for uncommitted changes), synthesizes the bootstrap stack and the chosen
+stack (default: the first environment in infra/environments.py) with that tag, pointed at the emulator,
+applies the bootstrap stack (the Terraform state bucket, local state in the work folder) until the bucket
+and its KMS key answer (the rest of that apply, the provider's fixed waits, goes on alongside), then runs
+`terraform init` (S3 backend in that bucket, S3-native locking), `plan` and, once the image is built,
+`apply` for the stack, waits for the bootstrap apply, pushes the image to a
 local registry, and finally runs what was deployed on this machine (`python -m runner up`: PostgreSQL with
 TLS, the tasks as containers, HAProxy as the load balancer) and prints the URL that answers. Each of those
 is one function below, in the order `up` prints them. Run again after changing the app: a new image, a new

@@ -35,6 +35,9 @@ BLOCKS = {
     "npx cdktf deploy bootstrap                      # state bucket and key, GitHub OIDC provider, CI roles":
         ("not run", REAL_AWS),
     ".venv/bin/python bench/synth.py --runs 5": ("not run", "a benchmark, run by hand: it prints figures"),
+    ".venv/bin/python bench/demo.py --baseline 80634ce": ("not run", "a benchmark, run by hand (about 25 minutes): it "
+                                                               "prints figures; tests/tools/test_bench_demo.py checks "
+                                                               "that it reads make demo's and Terraform's lines"),
     "export DATABASE_URL=postgresql://me:secret@localhost:5432/notes DB_SSLMODE=disable":
         ("test", "tests/app/conftest.py", '"-m", "app"'),
     "docker build -t notes-app app/": ("not run", "needs a Docker daemon; image/build.py builds the same "
