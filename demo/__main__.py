@@ -177,19 +177,25 @@ def _build_image(deployment: LocalDeployment, tag: str) -> str:
     return tag
 
 
-def _backend_answers(deployment: LocalDeployment, stack: str) -> bool:
-    """True when the stack's S3 backend can be used: its state bucket and the KMS key its alias names answer."""
+def _backend_check(deployment: LocalDeployment, stack: str) -> Callable[[], bool]:
+    """A check, true when the stack's S3 backend can be used: its state bucket and the KMS key its alias names
+    answer. The stack's JSON is read and the clients made once, not at every poll."""
     import boto3
     from botocore.exceptions import ClientError
 
     backend = deployment.stack_json(stack)["terraform"]["backend"]["s3"]
     options = dict(endpoint_url=deployment.endpoint, region_name=backend["region"], **EMULATOR_BOTO)
-    try:
-        boto3.client("s3", **options).head_bucket(Bucket=backend["bucket"])
-        boto3.client("kms", **options).describe_key(KeyId=backend["kms_key_id"])
-    except ClientError:
-        return False
-    return True
+    s3, kms = boto3.client("s3", **options), boto3.client("kms", **options)
+
+    def answers() -> bool:
+        try:
+            s3.head_bucket(Bucket=backend["bucket"])
+            kms.describe_key(KeyId=backend["kms_key_id"])
+        except ClientError:
+            return False
+        return True
+
+    return answers
 
 
 def _apply_bootstrap(deployment: LocalDeployment, stack: str) -> Background:
@@ -202,11 +208,12 @@ def _apply_bootstrap(deployment: LocalDeployment, stack: str) -> Background:
     _ok(deployment.init(BOOTSTRAP), "terraform init of the bootstrap stack")
     bootstrap = Background("bootstrap-apply", lambda: _ok(deployment.apply(BOOTSTRAP, plan_file=None),
                                                             "terraform apply of the bootstrap stack"))
+    backend_answers = _backend_check(deployment, stack)
     started = time.monotonic()
-    while not _backend_answers(deployment, stack):
+    while not backend_answers():
         if bootstrap.wait(timeout=1):
             bootstrap.result()  # failed: its error; or ended without the backend (said below)
-            if not _backend_answers(deployment, stack):
+            if not backend_answers():
                 raise DeployError("the bootstrap apply ended but the state bucket or its KMS key does not answer: "
                                   f"see {deployment.logs}; run `make demo-down`, then `make demo` again")
             break

@@ -309,23 +309,23 @@ def build(settings: ImageSettings = ImageSettings()) -> BuiltImage:
     if not (context / "Dockerfile").is_file():
         raise ImageError(f"no Dockerfile in {context}: pass --context with the app's folder")
     buildah = Buildah(settings)
-    with cache_lock(settings):
-        base = ensure_base(settings, buildah)
-        wheels = ensure_wheelhouse(settings)
     try:
         tag = settings.tag or commit_tag(ROOT, allow_dirty=settings.allow_dirty)
     except TagError as error:
         raise ImageError(str(error)) from None
     name = f"localhost/{settings.repository}:{tag}"
-    # Under the cache lock too: two builds of one tag in one storage at once (two test workers, a user's
-    # second terminal) would each move the tag, and one's inspect could read the other's image.
-    with cache_lock(settings), step(f"building {name} from {context}/Dockerfile"):
-        buildah("bud", "--layers", "--pull=never",
-                "--build-context", f"{OFFICIAL_BASE}=container-image://{base}",
-                "--volume", f"{wheels}:/wheels:ro",
-                "--build-arg", "PIP_OPTIONS=--no-index --find-links /wheels",
-                "-t", name, str(context),
-                what=f"buildah bud {context}", log=Path(settings.cache) / "logs" / "build.log")
+    # One process at a time, the build included: two builds of one tag in one storage at once (two test
+    # workers, a user's second terminal) would each move the tag, and one's inspect could read the other's image.
+    with cache_lock(settings):
+        base = ensure_base(settings, buildah)
+        wheels = ensure_wheelhouse(settings)
+        with step(f"building {name} from {context}/Dockerfile"):
+            buildah("bud", "--layers", "--pull=never",
+                    "--build-context", f"{OFFICIAL_BASE}=container-image://{base}",
+                    "--volume", f"{wheels}:/wheels:ro",
+                    "--build-arg", "PIP_OPTIONS=--no-index --find-links /wheels",
+                    "-t", name, str(context),
+                    what=f"buildah bud {context}", log=Path(settings.cache) / "logs" / "build.log")
         image_id = buildah("inspect", "--type", "image", "--format", "{{.FromImageID}}", name,
                            what=f"inspecting {name}").strip()
     return BuiltImage(name=name, repository=settings.repository, tag=tag, image_id=image_id, size=buildah.size(image_id))

@@ -6,7 +6,7 @@ This runs before any test module imports cdktf_cdktf_provider_aws, so the test s
 share: tests/stacks.py (every stack synthesized once per session: infra, security, tools and demo tests) and
 tests/containers.py (the registry, the app image, podman, an emulator, a browser: image, runner, release).
 
-Parallel runs (`make test`: pytest-xdist, `-n auto --dist loadscope --no-loadscope-reorder`): a worker is
+Parallel runs (`make test`: pytest-xdist, `-n <cores + 1> --dist loadscope --no-loadscope-reorder`): a worker is
 its own pytest session, so its session fixtures (a synth, an emulator, a PostgreSQL cluster, podman's
 storage) are its own, on free ports and in its own folders. The scheduler below hands each worker whole
 units: a test module, or modules that share one costly session fixture (SHARED), longest first so that
